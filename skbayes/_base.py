@@ -1,0 +1,66 @@
+"""Pieces shared by the estimators' public methods."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+from sklearn.base import RegressorMixin
+
+
+class PredictiveRegressorMixin(RegressorMixin):
+    """``predict`` and ``sample_y`` on top of a ``predict_dist`` method.
+
+    ``predict(X, return_std=True)`` mirrors scikit-learn's
+    ``BayesianRidge`` and ``GaussianProcessRegressor``.
+    """
+
+    def predict(self, X, return_std=False):
+        """Predictive mean, and optionally its standard deviation.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        return_std : bool, default=False
+            Also return the predictive standard deviation (noise included).
+
+        Returns
+        -------
+        y_mean : ndarray of shape (n_samples,)
+        y_std : ndarray of shape (n_samples,)
+            Only when ``return_std`` is True.
+        """
+        dist = self.predict_dist(X)
+        if return_std:
+            return dist.mean, dist.std
+        return dist.mean
+
+    def sample_y(self, X, n_samples=1, random_state=None):
+        """Draw targets from the predictive distribution.
+
+        Each row is drawn from its own predictive marginal.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples_X, n_features)
+        n_samples : int, default=1
+        random_state : int, RandomState instance or None, default=None
+
+        Returns
+        -------
+        y_samples : ndarray of shape (n_samples_X, n_samples)
+            Same layout as :meth:`sklearn.gaussian_process.
+            GaussianProcessRegressor.sample_y`.
+        """
+        return self.predict_dist(X).sample(n_samples, random_state=random_state).T
+
+
+def gaussian_interval(
+    mean: np.ndarray, std: np.ndarray, confidence: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Central ``confidence`` interval of independent Gaussian marginals."""
+    confidence = float(confidence)
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(
+            f"confidence must be in the open interval (0, 1); got {confidence}."
+        )
+    return stats.norm.interval(confidence, loc=mean, scale=std)

@@ -1,0 +1,1 @@
+"""Linear models with exact or Laplace-approximate posteriors (numpy/scipy only)."""

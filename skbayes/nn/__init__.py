@@ -1,0 +1,1 @@
+"""Neural-network estimators; the only part of skbayes that imports torch."""
