@@ -110,9 +110,11 @@ class Normal:
         return Normal(
             self._mean[key],
             self._std[key],
-            epistemic_std=None if self._epistemic_std is None
+            epistemic_std=None
+            if self._epistemic_std is None
             else self._epistemic_std[key],
-            aleatoric_std=None if self._aleatoric_std is None
+            aleatoric_std=None
+            if self._aleatoric_std is None
             else self._aleatoric_std[key],
         )
 
