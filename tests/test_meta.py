@@ -1,0 +1,279 @@
+"""Tests of skbayes.predict_dist through scikit-learn's meta-estimators."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.decomposition import PCA
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import BayesianRidge, LinearRegression
+from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import (
+    MaxAbsScaler,
+    MinMaxScaler,
+    QuantileTransformer,
+    RobustScaler,
+    StandardScaler,
+)
+from sklearn.utils.validation import check_is_fitted
+
+import skbayes
+from skbayes import Normal, predict_dist
+
+
+class _DistRidge(RegressorMixin, BaseEstimator):
+    """BayesianRidge with a predict_dist that splits epistemic and aleatoric."""
+
+    def __init__(self, lambda_1=1e-6):
+        self.lambda_1 = lambda_1
+
+    def fit(self, X, y, sample_weight=None):
+        self.model_ = BayesianRidge(lambda_1=self.lambda_1).fit(X, y, sample_weight)
+        self.n_features_in_ = self.model_.n_features_in_
+        return self
+
+    def predict(self, X):
+        check_is_fitted(self)
+        return self.model_.predict(X)
+
+    def predict_dist(self, X):
+        check_is_fitted(self)
+        mean, std = self.model_.predict(X, return_std=True)
+        aleatoric = np.full_like(std, 1.0 / np.sqrt(self.model_.alpha_))
+        epistemic = np.sqrt(np.maximum(std**2 - aleatoric**2, 0.0))
+        return Normal(mean, std, epistemic_std=epistemic, aleatoric_std=aleatoric)
+
+
+def _has_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def _make_double():
+    return _DistRidge(), {"lambda_1": [1e-6, 1.0]}
+
+
+def _make_gaussian():
+    from skbayes import GaussianLinearRegression
+
+    return GaussianLinearRegression(), {"prior_scale": [0.1, 10.0]}
+
+
+REGRESSORS = [
+    pytest.param(_make_double, id="double"),
+    pytest.param(
+        _make_gaussian,
+        id="GaussianLinearRegression",
+        marks=pytest.mark.skipif(
+            not _has_module("skbayes.linear._gaussian"),
+            reason="GaussianLinearRegression not written yet",
+        ),
+    ),
+]
+
+
+def _data(n=50, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    y = 50.0 + 10.0 * (X @ np.array([1.0, -2.0, 0.5])) + rng.normal(size=n)
+    return X, y
+
+
+def _assert_same_dist(a: Normal, b: Normal) -> None:
+    assert_allclose(a.mean, b.mean, rtol=1e-10, atol=1e-10)
+    assert_allclose(a.std, b.std, rtol=1e-10, atol=1e-10)
+
+
+def test_lazy_export():
+    from skbayes._meta import predict_dist as direct
+
+    assert skbayes.predict_dist is direct
+
+
+@pytest.mark.parametrize("make", REGRESSORS)
+def test_bare_estimator(make):
+    X, y = _data()
+    est = make()[0].fit(X, y)
+    _assert_same_dist(predict_dist(est, X), est.predict_dist(X))
+
+
+@pytest.mark.parametrize("make", REGRESSORS)
+def test_pipeline(make):
+    X, y = _data()
+    est = make()[0]
+    pipe = Pipeline(
+        [
+            ("scale", StandardScaler()),
+            ("skip", "passthrough"),
+            ("pca", PCA(2)),
+            ("model", est),
+        ]
+    ).fit(X, y)
+    Xt = pipe["pca"].transform(pipe["scale"].transform(X))
+    dist = predict_dist(pipe, X)
+    _assert_same_dist(dist, pipe["model"].predict_dist(Xt))
+    assert_allclose(dist.mean, pipe.predict(X))
+
+
+def test_pipeline_with_passthrough_final_step():
+    X, y = _data()
+    pipe = Pipeline([("scale", StandardScaler()), ("model", "passthrough")]).fit(X, y)
+    with pytest.raises(TypeError, match="passthrough"):
+        predict_dist(pipe, X)
+
+
+@pytest.mark.parametrize("make", REGRESSORS)
+@pytest.mark.parametrize("search_cls", [GridSearchCV, RandomizedSearchCV])
+def test_search(make, search_cls):
+    X, y = _data()
+    est, grid = make()
+    kwargs = (
+        {"n_iter": 2, "random_state": 0} if search_cls is RandomizedSearchCV else {}
+    )
+    search = search_cls(est, grid, cv=3, **kwargs).fit(X, y)
+    _assert_same_dist(predict_dist(search, X), search.best_estimator_.predict_dist(X))
+
+
+def test_search_without_refit_and_unfitted():
+    X, y = _data()
+    search = GridSearchCV(_DistRidge(), {"lambda_1": [1e-6, 1.0]}, refit=False, cv=3)
+    search.fit(X, y)
+    with pytest.raises(AttributeError, match="refit=False"):
+        predict_dist(search, X)
+    unfitted = GridSearchCV(_DistRidge(), {"lambda_1": [1e-6, 1.0]})
+    with pytest.raises(NotFittedError):
+        predict_dist(unfitted, X)
+
+
+AFFINE = {
+    "identity": {},
+    "standard": {"transformer": StandardScaler()},
+    "standard-no-mean": {"transformer": StandardScaler(with_mean=False)},
+    "minmax": {"transformer": MinMaxScaler(feature_range=(-3, 5))},
+    "maxabs": {"transformer": MaxAbsScaler()},
+    "robust": {"transformer": RobustScaler()},
+    "pipeline": {"transformer": make_pipeline(StandardScaler(), MinMaxScaler((2, 7)))},
+}
+
+
+@pytest.mark.parametrize("make", REGRESSORS)
+@pytest.mark.parametrize("kwargs", AFFINE.values(), ids=AFFINE.keys())
+def test_transformed_target_affine(make, kwargs):
+    X, y = _data()
+    ttr = TransformedTargetRegressor(make()[0], **kwargs).fit(X, y)
+    dist = predict_dist(ttr, X)
+    assert dist.shape == (X.shape[0],)
+    # the mean is what scikit-learn's own predict gives
+    assert_allclose(dist.mean, ttr.predict(X), rtol=1e-10)
+    # interval endpoints are the inverse-transformed endpoints in the
+    # transformed space (all these maps are increasing)
+    inner = ttr.regressor_.predict_dist(X)
+    for confidence in (0.5, 0.9):
+        lo_z, hi_z = inner.interval(confidence)
+        lo, hi = dist.interval(confidence)
+        inv = ttr.transformer_.inverse_transform
+        assert_allclose(lo, inv(lo_z.reshape(-1, 1)).ravel(), rtol=1e-10)
+        assert_allclose(hi, inv(hi_z.reshape(-1, 1)).ravel(), rtol=1e-10)
+
+
+def test_transformed_target_std_scaling_and_parts():
+    X, y = _data()
+    ttr = TransformedTargetRegressor(_DistRidge(), transformer=StandardScaler())
+    ttr.fit(X, y)
+    inner = ttr.regressor_.predict_dist(X)
+    dist = predict_dist(ttr, X)
+    scale = ttr.transformer_.scale_[0]
+    assert scale > 5  # the target is on a large scale: the map matters
+    assert_allclose(dist.std, inner.std * scale)
+    assert_allclose(dist.epistemic_std, inner.epistemic_std * scale)
+    assert_allclose(dist.aleatoric_std, inner.aleatoric_std * scale)
+    assert_allclose(dist.var, dist.epistemic_std**2 + dist.aleatoric_std**2)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"transformer": QuantileTransformer(n_quantiles=20)},
+        {"func": np.log, "inverse_func": np.exp},
+        {"func": lambda y: 2 * y, "inverse_func": lambda z: z / 2},
+    ],
+    ids=["quantile", "log", "lambda"],
+)
+def test_transformed_target_non_affine(kwargs):
+    X, y = _data()
+    ttr = TransformedTargetRegressor(_DistRidge(), check_inverse=False, **kwargs)
+    ttr.fit(X, y)
+    with pytest.raises(ValueError, match="not a known affine map"):
+        predict_dist(ttr, X)
+
+
+def test_transformed_target_unfitted():
+    X, _ = _data()
+    with pytest.raises(NotFittedError):
+        predict_dist(TransformedTargetRegressor(_DistRidge()), X)
+
+
+@pytest.mark.parametrize("make", REGRESSORS)
+def test_nested_meta_estimators(make):
+    X, y = _data()
+    est, grid = make()
+    # TTR inside a Pipeline inside a GridSearchCV
+    pipe = make_pipeline(
+        StandardScaler(),
+        TransformedTargetRegressor(est, transformer=MinMaxScaler()),
+    )
+    grid = {f"transformedtargetregressor__regressor__{k}": v for k, v in grid.items()}
+    search = GridSearchCV(pipe, grid, cv=3).fit(X, y)
+    dist = predict_dist(search, X)
+    assert_allclose(dist.mean, search.predict(X), rtol=1e-10)
+    ttr = search.best_estimator_[-1]
+    inner = ttr.regressor_.predict_dist(search.best_estimator_[0].transform(X))
+    assert_allclose(dist.std, inner.std / ttr.transformer_.scale_[0], rtol=1e-10)
+
+    # a Pipeline inside a TTR
+    ttr = TransformedTargetRegressor(
+        make_pipeline(StandardScaler(), make()[0]), transformer=StandardScaler()
+    ).fit(X, y)
+    dist = predict_dist(ttr, X)
+    assert_allclose(dist.mean, ttr.predict(X), rtol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [LinearRegression(), make_pipeline(StandardScaler(), LinearRegression())],
+    ids=["LinearRegression", "Pipeline"],
+)
+def test_no_predictive_distribution(estimator):
+    X, y = _data()
+    estimator.fit(X, y)
+    with pytest.raises(TypeError, match="no predictive distribution"):
+        predict_dist(estimator, X)
+    with pytest.raises(TypeError, match="no predictive distribution"):
+        predict_dist(TransformedTargetRegressor(estimator).fit(X, y), X)
+
+
+@pytest.mark.skipif(
+    not _has_module("skbayes.linear._logistic"),
+    reason="BayesianLogisticRegression not written yet",
+)
+def test_classifier_in_pipeline_and_search():
+    from skbayes import BayesianLogisticRegression
+
+    X, y = _data()
+    y = (y > np.median(y)).astype(int)
+    pipe = make_pipeline(StandardScaler(), BayesianLogisticRegression()).fit(X, y)
+    _assert_same_dist(
+        predict_dist(pipe, X), pipe[-1].predict_dist(pipe[0].transform(X))
+    )
+    search = GridSearchCV(
+        pipe, {"bayesianlogisticregression__prior_scale": [0.5, 2.0]}, cv=3
+    ).fit(X, y)
+    _assert_same_dist(predict_dist(search, X), predict_dist(search.best_estimator_, X))
