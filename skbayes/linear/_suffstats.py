@@ -1,0 +1,200 @@
+"""Weighted sufficient statistics of a linear-Gaussian model, merged stably.
+
+A weighted least-squares problem sees the data only through
+
+* the total weight ``N = Σ s_i``,
+* the weighted mean ``z̄`` of ``z_i = [x_i, y_i]``,
+* the centred weighted scatter ``M = Σ s_i (z_i - z̄)(z_i - z̄)ᵀ``,
+
+from which ``XᵀWX``, ``XᵀWy`` and ``Σ s y²`` (centred or not) follow. Each
+chunk is centred on its own mean before its scatter is formed, and two sets of
+statistics are combined with the pairwise update of Chan, Golub & LeVeque
+(1979), so the result does not depend on how the rows were cut into chunks and
+does not suffer the cancellation of ``XᵀWX - N x̄x̄ᵀ`` on data far from 0.
+
+:class:`CentredRows` keeps the centred, ``√s``-weighted rows themselves: the
+exact same information in O(n·d) memory, which is what a model with more
+features than samples wants (the dual route).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["CentredRows", "SuffStats"]
+
+# Rows per block when forming statistics from a dense X: the block (a centred
+# float64 copy of X's rows plus y) is the only O(n) temporary, so fit's extra
+# memory is one block, not one X.
+_BLOCK_BYTES = 16 * 2**20
+
+
+@dataclass(frozen=True)
+class SuffStats:
+    """Sufficient statistics of ``z = [x, y]`` under frequency weights ``s``.
+
+    Parameters
+    ----------
+    sum_weight : float
+        ``N = Σ s_i``.
+    mean : ndarray of shape (n_features + 1,)
+        Weighted mean of ``[x, y]``.
+    scatter : ndarray of shape (n_features + 1, n_features + 1)
+        Centred weighted scatter ``Σ s_i (z_i - z̄)(z_i - z̄)ᵀ``.
+    n_samples : int
+        Rows seen, zero-weight rows included (bookkeeping only).
+    """
+
+    sum_weight: float
+    mean: np.ndarray
+    scatter: np.ndarray
+    n_samples: int
+
+    @property
+    def n_features(self) -> int:
+        return self.mean.shape[0] - 1
+
+    @classmethod
+    def empty(cls, n_features: int) -> SuffStats:
+        k = n_features + 1
+        return cls(0.0, np.zeros(k), np.zeros((k, k)), 0)
+
+    @classmethod
+    def from_data(cls, X, y: np.ndarray, sample_weight: np.ndarray) -> SuffStats:
+        """Statistics of one batch; X dense (any float dtype) or CSR/CSC."""
+        if sp.issparse(X):
+            return cls._from_sparse(X, y, sample_weight)
+        n, d = X.shape
+        block = max(1, _BLOCK_BYTES // (8 * (d + 1)))
+        stats = cls.empty(d)
+        for start in range(0, n, block):
+            sl = slice(start, min(start + block, n))
+            stats = stats.merge(cls._from_dense_block(X[sl], y[sl], sample_weight[sl]))
+        return stats
+
+    @classmethod
+    def _from_dense_block(
+        cls, X: np.ndarray, y: np.ndarray, s: np.ndarray
+    ) -> SuffStats:
+        n, d = X.shape
+        total = float(s.sum())
+        if total == 0.0:
+            return cls(0.0, np.zeros(d + 1), np.zeros((d + 1, d + 1)), n)
+        # One float64 copy of the block with y as its last column, so a single
+        # symmetric rank-k update (syrk) gives XᵀWX, XᵀWy and yᵀWy together.
+        Z = np.empty((n, d + 1))
+        Z[:, :d] = X
+        Z[:, d] = y
+        mean = (s @ Z) / total
+        Z -= mean
+        Z *= np.sqrt(s)[:, None]
+        scatter = Z.T @ Z
+        return cls(total, mean, scatter, n)
+
+    @classmethod
+    def _from_sparse(cls, X, y: np.ndarray, s: np.ndarray) -> SuffStats:
+        # Centring would densify X, so form the raw moments sparsely and centre
+        # the small d×d result (as scikit-learn's sparse linear models do).
+        n, d = X.shape
+        total = float(s.sum())
+        X = X.astype(np.float64)
+        Xs = sp.diags(s) @ X
+        mean_x = np.asarray(Xs.sum(axis=0)).ravel() / total
+        mean_y = float(s @ y) / total
+        yc = y - mean_y
+        xx = (X.T @ Xs).toarray() - total * np.outer(mean_x, mean_x)
+        xy = np.asarray(Xs.T @ yc).ravel()  # Σ s (x - x̄)(y - ȳ) since Σ s (y - ȳ) = 0
+        scatter = np.empty((d + 1, d + 1))
+        scatter[:d, :d] = (xx + xx.T) / 2
+        scatter[:d, d] = scatter[d, :d] = xy
+        scatter[d, d] = float(s @ yc**2)
+        return cls(total, np.append(mean_x, mean_y), scatter, n)
+
+    def merge(self, other: SuffStats) -> SuffStats:
+        """Statistics of the union of both batches (Chan et al.'s update)."""
+        if other.sum_weight == 0.0:
+            return SuffStats(
+                self.sum_weight,
+                self.mean,
+                self.scatter,
+                self.n_samples + other.n_samples,
+            )
+        if self.sum_weight == 0.0:
+            return SuffStats(
+                other.sum_weight,
+                other.mean,
+                other.scatter,
+                self.n_samples + other.n_samples,
+            )
+        na, nb = self.sum_weight, other.sum_weight
+        total = na + nb
+        delta = other.mean - self.mean
+        mean = self.mean + delta * (nb / total)
+        scatter = (
+            self.scatter + other.scatter + (na * nb / total) * np.outer(delta, delta)
+        )
+        return SuffStats(total, mean, scatter, self.n_samples + other.n_samples)
+
+    def to_suffstats(self) -> SuffStats:
+        return self
+
+    def normal_equations(
+        self, fit_intercept: bool
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        """``(XᵀWX, XᵀWy, yᵀWy)``, centred when there is an intercept."""
+        d = self.n_features
+        M = self.scatter
+        if not fit_intercept:
+            # Un-centring only adds a positive rank-one term: no cancellation.
+            M = M + self.sum_weight * np.outer(self.mean, self.mean)
+        return M[:d, :d], M[:d, d], float(M[d, d])
+
+
+@dataclass(frozen=True)
+class CentredRows:
+    """The centred ``√s``-weighted rows ``R = √s (z - z̄)`` of one batch.
+
+    Same information as :class:`SuffStats` (``scatter = RᵀR``) kept as rows,
+    for the dual route when there are more features than samples.
+    """
+
+    sum_weight: float
+    mean: np.ndarray
+    rows: np.ndarray
+    n_samples: int
+
+    @property
+    def n_features(self) -> int:
+        return self.mean.shape[0] - 1
+
+    @classmethod
+    def from_data(cls, X: np.ndarray, y: np.ndarray, s: np.ndarray) -> CentredRows:
+        n, d = X.shape
+        total = float(s.sum())
+        Z = np.empty((n, d + 1))
+        Z[:, :d] = X
+        Z[:, d] = y
+        mean = (s @ Z) / total
+        Z -= mean
+        Z *= np.sqrt(s)[:, None]
+        return cls(total, mean, Z, n)
+
+    def to_suffstats(self) -> SuffStats:
+        return SuffStats(
+            self.sum_weight, self.mean, self.rows.T @ self.rows, self.n_samples
+        )
+
+    def design(self, fit_intercept: bool) -> tuple[np.ndarray, np.ndarray, float]:
+        """Pseudo-rows ``(Φ, t)`` with ``ΦᵀΦ = XᵀWX``, ``Φᵀt = XᵀWy``, and ``yᵀWy``.
+
+        Without an intercept the un-centred moments are the centred ones plus
+        the rank-one ``N z̄z̄ᵀ``: one extra pseudo-row ``√N z̄``.
+        """
+        R = self.rows
+        if not fit_intercept:
+            R = np.vstack([R, np.sqrt(self.sum_weight) * self.mean])
+        t = R[:, -1]
+        return R[:, :-1], t, float(t @ t)
