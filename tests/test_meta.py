@@ -277,3 +277,25 @@ def test_classifier_in_pipeline_and_search():
         pipe, {"bayesianlogisticregression__prior_scale": [0.5, 2.0]}, cv=3
     ).fit(X, y)
     _assert_same_dist(predict_dist(search, X), predict_dist(search.best_estimator_, X))
+
+
+@pytest.mark.skipif(
+    not (_has_module("skbayes.nn._mlp") and _has_module("torch")),
+    reason="StochasticMLPRegressor or torch not available",
+)
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_stochastic_mlp_in_pipeline_inside_ttr():
+    from skbayes import StochasticMLPRegressor
+
+    X, y = _data()
+    mlp = StochasticMLPRegressor(
+        hidden_layer_sizes=(8,), max_iter=3, n_predict_samples=5, random_state=0
+    )
+    ttr = TransformedTargetRegressor(
+        make_pipeline(StandardScaler(), mlp), transformer=StandardScaler()
+    ).fit(X, y)
+    dist = predict_dist(ttr, X)
+    assert_allclose(dist.mean, ttr.predict(X), rtol=1e-6)
+    inner = ttr.regressor_[-1].predict_dist(ttr.regressor_[0].transform(X))
+    assert_allclose(dist.std, inner.std * ttr.transformer_.scale_[0], rtol=1e-10)

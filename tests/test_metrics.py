@@ -7,10 +7,12 @@ import pickle
 
 import numpy as np
 import pytest
+import sklearn
 from numpy.testing import assert_allclose
 from scipy import integrate, stats
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.calibration import calibration_curve
+from sklearn.exceptions import UnsetMetadataPassedError
 from sklearn.linear_model import BayesianRidge, LinearRegression
 from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.pipeline import make_pipeline
@@ -460,3 +462,32 @@ def test_scorer_on_estimator_without_distribution():
     X, y = _regression_data()
     with pytest.raises(TypeError, match="no predictive distribution"):
         neg_crps_scorer(LinearRegression().fit(X, y), X, y)
+
+
+@pytest.mark.parametrize("make", REGRESSORS)
+def test_scorer_sample_weight_with_metadata_routing(make):
+    X, y = _regression_data()
+    w = np.random.default_rng(4).integers(1, 4, size=y.size).astype(float)
+    est, _ = make()
+    with sklearn.config_context(enable_metadata_routing=True):
+        est = est.set_fit_request(sample_weight=True)
+        scorer = neg_crps_scorer.set_score_request(sample_weight=True)
+        assert scorer is not neg_crps_scorer  # the shared scorer is untouched
+        res = cross_validate(
+            est,
+            X,
+            y,
+            scoring=scorer,
+            cv=3,
+            params={"sample_weight": w},
+            return_indices=True,
+        )
+        with pytest.raises(UnsetMetadataPassedError):
+            cross_validate(
+                est, X, y, scoring=neg_crps_scorer, cv=3, params={"sample_weight": w}
+            )
+    train, test = res["indices"]["train"][0], res["indices"]["test"][0]
+    model = clone(est).fit(X[train], y[train], sample_weight=w[train])
+    assert res["test_score"][0] == pytest.approx(
+        -crps_gaussian(y[test], model.predict_dist(X[test]), sample_weight=w[test])
+    )

@@ -49,6 +49,47 @@ class _DistScorer:
             kwargs["sample_weight"] = sample_weight
         return self._sign * self._score_func(y_true, dist, **kwargs)
 
+    def set_score_request(self, *, sample_weight=None):
+        """Request ``sample_weight`` under scikit-learn's metadata routing.
+
+        With ``sklearn.set_config(enable_metadata_routing=True)``,
+        ``cross_validate(..., params={"sample_weight": w})`` and
+        ``GridSearchCV(...).fit(X, y, sample_weight=w)`` pass the test-fold
+        weights to a scorer that requested them. Unlike scikit-learn's
+        scorers, this returns a new scorer and leaves ``self`` (for example
+        the shared :data:`neg_crps_scorer`) unchanged.
+
+        Parameters
+        ----------
+        sample_weight : bool, str or None, default=None
+            True to request ``sample_weight``, False not to, None to raise an
+            error if it is passed, or a string alias.
+
+        Returns
+        -------
+        scorer : callable
+            A copy of this scorer with the request set.
+        """
+        scorer = _DistScorer(self._score_func, self._sign, self._kwargs)
+        scorer._sample_weight_request = sample_weight
+        return scorer
+
+    def get_metadata_routing(self):
+        """Metadata request of the scorer (``sample_weight`` for ``score``).
+
+        Returns
+        -------
+        routing : sklearn.utils.metadata_routing.MetadataRequest
+        """
+        from sklearn.utils.metadata_routing import MetadataRequest
+
+        request = MetadataRequest(owner=self)
+        request.score.add_request(
+            param="sample_weight",
+            alias=getattr(self, "_sample_weight_request", None),
+        )
+        return request
+
     def __repr__(self) -> str:
         name = getattr(self._score_func, "__name__", repr(self._score_func))
         args = "".join(f", {k}={v!r}" for k, v in self._kwargs.items())
