@@ -13,7 +13,7 @@ from scipy import integrate, stats
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.calibration import calibration_curve
 from sklearn.exceptions import UnsetMetadataPassedError
-from sklearn.linear_model import BayesianRidge, LinearRegression
+from sklearn.linear_model import BayesianRidge, LinearRegression, LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -491,3 +491,13 @@ def test_scorer_sample_weight_with_metadata_routing(make):
     assert res["test_score"][0] == pytest.approx(
         -crps_gaussian(y[test], model.predict_dist(X[test]), sample_weight=w[test])
     )
+
+
+def test_builtin_scorers_refuse_classifiers():
+    X, y = _regression_data()
+    clf = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y > 0)
+    for scorer in (neg_crps_scorer, neg_gaussian_nll_scorer):
+        with pytest.raises(TypeError, match="classifier"):
+            scorer(clf, X, y > 0)
+        with pytest.raises(TypeError, match="classifier"):
+            scorer.set_score_request(sample_weight=True)(clf, X, y > 0)

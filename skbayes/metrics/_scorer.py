@@ -8,6 +8,8 @@ meta-estimators.
 
 from __future__ import annotations
 
+from sklearn.base import is_classifier
+
 from ._regression import crps_gaussian, gaussian_nll
 
 __all__ = ["make_dist_scorer", "neg_crps_scorer", "neg_gaussian_nll_scorer"]
@@ -24,6 +26,7 @@ class _DistScorer:
         self._score_func = score_func
         self._sign = sign
         self._kwargs = kwargs
+        self._regression_only = False
 
     def __call__(self, estimator, X, y_true, sample_weight=None) -> float:
         """Score ``estimator`` on ``X`` against ``y_true``.
@@ -43,6 +46,13 @@ class _DistScorer:
         """
         from .._meta import predict_dist
 
+        if self._regression_only and is_classifier(estimator):
+            raise TypeError(
+                f"{self!r} scores a regressor's predictive distribution of y; "
+                f"{type(estimator).__name__} is a classifier (its predict_dist is "
+                "over the latent logits). Use scoring='neg_log_loss' or "
+                "'neg_brier_score' for classifiers."
+            )
         dist = predict_dist(estimator, X)
         kwargs = dict(self._kwargs)
         if sample_weight is not None:
@@ -71,6 +81,7 @@ class _DistScorer:
             A copy of this scorer with the request set.
         """
         scorer = _DistScorer(self._score_func, self._sign, self._kwargs)
+        scorer._regression_only = self._regression_only
         scorer._sample_weight_request = sample_weight
         return scorer
 
@@ -145,3 +156,7 @@ neg_gaussian_nll_scorer = make_dist_scorer(gaussian_nll, greater_is_better=False
 
 #: Scorer: minus the mean CRPS (:func:`crps_gaussian`); greater is better.
 neg_crps_scorer = make_dist_scorer(crps_gaussian, greater_is_better=False)
+
+# Gaussian scores of y make no sense for a classifier's latent logits.
+neg_gaussian_nll_scorer._regression_only = True
+neg_crps_scorer._regression_only = True
