@@ -1,0 +1,325 @@
+"""The showcase: ``python -m skbayes [--quick] [--out DIR]``.
+
+Fits each skbayes estimator beside its scikit-learn counterpart on data that
+ships with scikit-learn (or is generated), prints one Markdown table of
+accuracy, negative log-likelihood, 90% interval coverage and fit time, and
+saves figures of the predictive distributions to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.linear_model import BayesianRidge, LogisticRegression, Ridge
+from sklearn.metrics import accuracy_score, log_loss
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from . import BayesianLogisticRegression, GaussianLinearRegression
+from .datasets import make_heteroscedastic
+from .metrics import gaussian_nll, interval_coverage
+
+CONFIDENCE = 0.9
+
+
+@dataclass
+class Row:
+    data: str
+    model: str
+    score_name: str
+    score: float
+    nll: float
+    coverage: float | None
+    fit_seconds: float
+    note: str = ""
+
+
+def _timed_fit(est, X, y):
+    start = time.perf_counter()
+    est.fit(X, y)
+    return est, time.perf_counter() - start
+
+
+def _regression_row(data, model, y, mean, std, seconds, note=""):
+    return Row(
+        data,
+        model,
+        "RMSE",
+        float(np.sqrt(np.mean((y - mean) ** 2))),
+        float(gaussian_nll(y, mean, std)),
+        float(interval_coverage(y, mean, std, confidence=CONFIDENCE)),
+        seconds,
+        note,
+    )
+
+
+def _residual_std(est, X, y) -> float:
+    # What a point-prediction model can offer as uncertainty: one σ for all x.
+    return float(np.std(y - est.predict(X)))
+
+
+def diabetes(seed: int, out: Path | None) -> list[Row]:
+    X, y = load_diabetes(return_X_y=True)
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.3, random_state=seed)
+    rows = []
+    for name, est in [
+        (
+            "GaussianLinearRegression(auto)",
+            GaussianLinearRegression(prior_scale="auto"),
+        ),
+        ("GaussianLinearRegression(σ_w=1)", GaussianLinearRegression()),
+        ("sklearn BayesianRidge", BayesianRidge()),
+    ]:
+        est, seconds = _timed_fit(est, X_tr, y_tr)
+        mean, std = est.predict(X_te, return_std=True)
+        rows.append(_regression_row("diabetes", name, y_te, mean, std, seconds))
+        if out is not None and name.endswith("(auto)"):
+            _save_diabetes_figure(est, X_te, y_te, out)
+    ridge, seconds = _timed_fit(Ridge(alpha=1.0), X_tr, y_tr)
+    sigma = _residual_std(ridge, X_tr, y_tr)
+    mean = ridge.predict(X_te)
+    rows.append(
+        _regression_row(
+            "diabetes",
+            "sklearn Ridge",
+            y_te,
+            mean,
+            np.full_like(mean, sigma),
+            seconds,
+            "σ from train residuals",
+        )
+    )
+    return rows
+
+
+def breast_cancer(seed: int, out: Path | None) -> list[Row]:
+    X, y = load_breast_cancer(return_X_y=True)
+    X_tr, X_te, y_tr, y_te = train_test_split(
+        X, y, test_size=0.3, random_state=seed, stratify=y
+    )
+    scaler = StandardScaler().fit(X_tr)
+    X_tr, X_te = scaler.transform(X_tr), scaler.transform(X_te)
+    rows = []
+    bayes, seconds = _timed_fit(
+        BayesianLogisticRegression(prior_scale="auto"), X_tr, y_tr
+    )
+    mu, s = bayes.predict_dist(X_te)
+    # Unsure: the 90% credible interval of the logit contains 0, so the
+    # posterior cannot tell which class is more likely.
+    z = stats.norm.ppf(0.5 + CONFIDENCE / 2)
+    unsure = int(np.sum(np.abs(mu) < z * s))
+    models = [
+        (
+            "BayesianLogisticRegression(auto)",
+            bayes,
+            seconds,
+            f"{unsure}/{len(y_te)} test points unsure",
+        ),
+        (
+            "sklearn LogisticRegression",
+            *_timed_fit(LogisticRegression(), X_tr, y_tr),
+            "",
+        ),
+    ]
+    if out is not None:
+        _save_reliability_figure([m[:2] for m in models], X_te, y_te, out)
+    for name, est, secs, note in models:
+        proba = est.predict_proba(X_te)
+        rows.append(
+            Row(
+                "breast_cancer",
+                name,
+                "accuracy",
+                float(accuracy_score(y_te, est.predict(X_te))),
+                float(log_loss(y_te, proba)),
+                None,
+                secs,
+                note,
+            )
+        )
+    return rows
+
+
+def heteroscedastic(seed: int, quick: bool, out: Path | None) -> list[Row]:
+    from .nn._mlp import StochasticMLPRegressor
+
+    X, y = make_heteroscedastic(1000 if quick else 3000, random_state=seed)
+    X_te, y_te = make_heteroscedastic(5000, random_state=seed + 1)
+    max_iter = 60 if quick else 300
+    stoch = StochasticMLPRegressor(
+        hidden_layer_sizes=(50,), max_iter=max_iter, random_state=seed
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning in --quick mode
+        stoch, seconds = _timed_fit(stoch, X, y)
+        mlp = make_pipeline(
+            StandardScaler(),
+            MLPRegressor(
+                hidden_layer_sizes=(50,), max_iter=max_iter, random_state=seed
+            ),
+        )
+        mlp, mlp_seconds = _timed_fit(mlp, X, y)
+    mean, std = stoch.predict(X_te, return_std=True)
+    rows = [
+        _regression_row(
+            "heteroscedastic 1-D", "StochasticMLPRegressor", y_te, mean, std, seconds
+        )
+    ]
+    sigma = _residual_std(mlp, X, y)
+    mlp_mean = mlp.predict(X_te)
+    rows.append(
+        _regression_row(
+            "heteroscedastic 1-D",
+            "sklearn MLPRegressor",
+            y_te,
+            mlp_mean,
+            np.full_like(mlp_mean, sigma),
+            mlp_seconds,
+            "σ from train residuals",
+        )
+    )
+    if out is not None:
+        _save_figures(stoch, X, y, X_te, y_te, mlp, sigma, out)
+    return rows
+
+
+def _pyplot():
+    """pyplot on the Agg backend, or None (with a hint) without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no figures (pip install skbayes[plot]).")
+        return None
+    return plt
+
+
+def _save_figures(stoch, X, y, X_te, y_te, mlp, sigma, out: Path) -> None:
+    plt = _pyplot()
+    if plt is None:
+        return
+    from .plotting import IntervalCalibrationDisplay, PredictiveBandDisplay
+
+    grid = np.linspace(X.min(), X.max(), 400)[:, None]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for ax in axes:
+        ax.scatter(X[:, 0], y, s=4, alpha=0.3, color="grey", zorder=0)
+    PredictiveBandDisplay.from_estimator(stoch, grid, ax=axes[0])
+    axes[0].set_title("StochasticMLPRegressor: mean, 50% and 90% bands")
+    m = mlp.predict(grid)
+    z = stats.norm.ppf(0.5 + CONFIDENCE / 2)
+    axes[1].plot(grid[:, 0], m, color="C1", label="MLPRegressor")
+    axes[1].fill_between(
+        grid[:, 0],
+        m - z * sigma,
+        m + z * sigma,
+        alpha=0.3,
+        color="C1",
+        label="90% interval (constant σ)",
+    )
+    axes[1].legend(loc="upper left")
+    axes[1].set_title("MLPRegressor + constant σ from residuals")
+    axes[1].set_xlabel("x")
+    fig.tight_layout()
+    fig.savefig(out / "heteroscedastic_band.png", dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    IntervalCalibrationDisplay.from_estimator(
+        stoch, X_te, y_te, ax=ax, name="StochasticMLPRegressor"
+    )
+    ax.set_title("Interval calibration, heteroscedastic test set")
+    fig.tight_layout()
+    fig.savefig(out / "interval_calibration.png", dpi=120)
+    plt.close(fig)
+
+
+def _save_diabetes_figure(est, X_te, y_te, out: Path) -> None:
+    plt = _pyplot()
+    if plt is None:
+        return
+    from .plotting import PredictiveBandDisplay
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    PredictiveBandDisplay.from_estimator(est, X_te, y_te, ax=ax)
+    ax.set_title("diabetes test set: GaussianLinearRegression, sorted by prediction")
+    fig.tight_layout()
+    fig.savefig(out / "diabetes_predictive.png", dpi=120)
+    plt.close(fig)
+
+
+def _save_reliability_figure(models, X_te, y_te, out: Path) -> None:
+    plt = _pyplot()
+    if plt is None:
+        return
+    from sklearn.calibration import CalibrationDisplay
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for name, est in models:
+        CalibrationDisplay.from_estimator(
+            est, X_te, y_te, n_bins=6, strategy="quantile", name=name, ax=ax
+        )
+    ax.set_title("breast_cancer: reliability diagram")
+    fig.tight_layout()
+    fig.savefig(out / "breast_cancer_reliability.png", dpi=120)
+    plt.close(fig)
+
+
+def _format_table(rows: list[Row]) -> str:
+    lines = [
+        "| data | model | accuracy / RMSE | NLL / log-loss | 90% coverage "
+        "| fit time (s) | note |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        cov = "—" if r.coverage is None else f"{r.coverage:.3f}"
+        lines.append(
+            f"| {r.data} | {r.model} | {r.score_name} {r.score:.4g} | {r.nll:.4f} "
+            f"| {cov} | {r.fit_seconds:.3f} | {r.note} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m skbayes",
+        description="skbayes estimators beside their scikit-learn counterparts.",
+    )
+    parser.add_argument("--quick", action="store_true", help="small, fast run (CI)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for the figures (default: a new temporary one)",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    out = args.out or Path(tempfile.mkdtemp(prefix="skbayes_showcase_"))
+    out.mkdir(parents=True, exist_ok=True)
+
+    rows = diabetes(args.seed, out) + breast_cancer(args.seed, out)
+    print("fitting StochasticMLPRegressor on the heteroscedastic data ...", flush=True)
+    rows += heteroscedastic(args.seed, args.quick, out)
+    print()
+    print(_format_table(rows))
+    print()
+    print(f"Figures saved in {out}:")
+    for path in sorted(out.glob("*.png")):
+        print(f"  {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
