@@ -28,8 +28,9 @@ __all__ = ["CentredRows", "SuffStats"]
 
 # Rows per block when forming statistics from a dense X: the block (a centred
 # float64 copy of X's rows plus y) is the only O(n) temporary, so fit's extra
-# memory is one block, not one X.
-_BLOCK_BYTES = 16 * 2**20
+# memory is one block, not one X. Small enough to stay in cache between the
+# centring and the rank-k update that reads it (measured: 2 MiB ≈ the floor).
+_BLOCK_BYTES = 2 * 2**20
 
 
 @dataclass(frozen=True)
@@ -69,11 +70,15 @@ class SuffStats:
             return cls._from_sparse(X, y, sample_weight)
         n, d = X.shape
         block = max(1, _BLOCK_BYTES // (8 * (d + 1)))
-        stats = cls.empty(d)
+        total, mean, scatter = 0.0, np.zeros(d + 1), np.zeros((d + 1, d + 1))
         for start in range(0, n, block):
             sl = slice(start, min(start + block, n))
-            stats = stats.merge(cls._from_dense_block(X[sl], y[sl], sample_weight[sl]))
-        return stats
+            part = cls._from_dense_block(X[sl], y[sl], sample_weight[sl])
+            # merge() without its temporaries: this loop runs n/block times
+            total, mean, scatter = _chan_update(
+                total, mean, scatter, part, inplace=True
+            )
+        return cls(total, mean, scatter, n)
 
     @classmethod
     def _from_dense_block(
@@ -83,16 +88,18 @@ class SuffStats:
         total = float(s.sum())
         if total == 0.0:
             return cls(0.0, np.zeros(d + 1), np.zeros((d + 1, d + 1)), n)
-        # One float64 copy of the block with y as its last column, so a single
-        # symmetric rank-k update (syrk) gives XᵀWX, XᵀWy and yᵀWy together.
+        mean = np.empty(d + 1)
+        mean[:d] = (s @ X) / total
+        mean[d] = (s @ y) / total
+        # One centred float64 copy of the block with y as its last column, so
+        # a single symmetric rank-k update (syrk: Z.T @ Z) gives XᵀWX, XᵀWy
+        # and yᵀWy together. Copy and centring are one pass.
         Z = np.empty((n, d + 1))
-        Z[:, :d] = X
-        Z[:, d] = y
-        mean = (s @ Z) / total
-        Z -= mean
-        Z *= np.sqrt(s)[:, None]
-        scatter = Z.T @ Z
-        return cls(total, mean, scatter, n)
+        np.subtract(X, mean[:d], out=Z[:, :d])
+        np.subtract(y, mean[d], out=Z[:, d])
+        if not np.all(s == 1.0):
+            Z *= np.sqrt(s)[:, None]
+        return cls(total, mean, Z.T @ Z, n)
 
     @classmethod
     def _from_sparse(cls, X, y: np.ndarray, s: np.ndarray) -> SuffStats:
@@ -115,26 +122,8 @@ class SuffStats:
 
     def merge(self, other: SuffStats) -> SuffStats:
         """Statistics of the union of both batches (Chan et al.'s update)."""
-        if other.sum_weight == 0.0:
-            return SuffStats(
-                self.sum_weight,
-                self.mean,
-                self.scatter,
-                self.n_samples + other.n_samples,
-            )
-        if self.sum_weight == 0.0:
-            return SuffStats(
-                other.sum_weight,
-                other.mean,
-                other.scatter,
-                self.n_samples + other.n_samples,
-            )
-        na, nb = self.sum_weight, other.sum_weight
-        total = na + nb
-        delta = other.mean - self.mean
-        mean = self.mean + delta * (nb / total)
-        scatter = (
-            self.scatter + other.scatter + (na * nb / total) * np.outer(delta, delta)
+        total, mean, scatter = _chan_update(
+            self.sum_weight, self.mean, self.scatter, other, inplace=False
         )
         return SuffStats(total, mean, scatter, self.n_samples + other.n_samples)
 
@@ -151,6 +140,37 @@ class SuffStats:
             # Un-centring only adds a positive rank-one term: no cancellation.
             M = M + self.sum_weight * np.outer(self.mean, self.mean)
         return M[:d, :d], M[:d, d], float(M[d, d])
+
+
+def _chan_update(
+    total: float,
+    mean: np.ndarray,
+    scatter: np.ndarray,
+    other: SuffStats,
+    *,
+    inplace: bool,
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Pairwise update of (N, z̄, M) with another batch (Chan et al., 1979).
+
+    ``M = M_a + M_b + (N_a N_b / N) δδᵀ`` with ``δ = z̄_b - z̄_a``: every term
+    is a centred quantity, so nothing cancels however far the data sit from 0.
+    """
+    if other.sum_weight == 0.0:
+        return total, mean, scatter
+    if total == 0.0:
+        return other.sum_weight, other.mean.copy(), other.scatter.copy()
+    nb = other.sum_weight
+    new_total = total + nb
+    delta = other.mean - mean
+    if inplace:
+        scatter += other.scatter
+        scatter += (total * nb / new_total) * np.outer(delta, delta)
+        mean += delta * (nb / new_total)
+        return new_total, mean, scatter
+    scatter = (
+        scatter + other.scatter + (total * nb / new_total) * np.outer(delta, delta)
+    )
+    return new_total, mean + delta * (nb / new_total), scatter
 
 
 @dataclass(frozen=True)
