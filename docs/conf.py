@@ -45,7 +45,6 @@ default_role = "literal"  # `x` renders as code, never as a broken cross-referen
 
 # -- API reference -------------------------------------------------------------
 autosummary_generate = True  # stubs go to docs/generated/ (ignored by git)
-autodoc_default_options = {"members": False}
 autodoc_typehints = "none"  # numpydoc sections already give the types
 numpydoc_show_class_members = False  # the class template lists the members
 numpydoc_class_members_toctree = False
@@ -97,8 +96,9 @@ warnings.filterwarnings("ignore", message=".*non-interactive.*", category=UserWa
 # * a backslash line continuation inside a raw (r"""...""") docstring, which Python
 #   keeps as a literal backslash and newline, and reST reads as a block quote;
 # * a bare ``name_`` in a parameter's type, e.g. ``ndarray of shape (n_features_in_,)``,
-#   which reST reads as a hyperlink reference to a target that does not exist.
-_TYPE_LINE = re.compile(r"^(\s*\*{0,2}\w+ : )(.*)$")
+#   which reST reads as a hyperlink reference to a target that does not exist, and a
+#   bare ``*`` there, e.g. ``(n_samples, *shape)``, which reST reads as emphasis.
+_TYPE_LINE = re.compile(r"^(\s*\*{0,2}\w+(?:, \w+)* : )(.*)$")
 _BARE_TRAILING_UNDERSCORE = re.compile(r"(?<![`\w])(\w+_)(?![`\w])")
 
 
@@ -113,9 +113,9 @@ def _repair_docstring(app, what, name, obj, options, lines):
     for i, line in enumerate(lines):
         match = _TYPE_LINE.match(line)
         if match:
-            lines[i] = match.group(1) + _BARE_TRAILING_UNDERSCORE.sub(
-                r"`\1`", match.group(2)
-            )
+            kind = _BARE_TRAILING_UNDERSCORE.sub(r"`\1`", match.group(2))
+            kind = re.sub(r"(?<![\\`])\*", r"\\*", kind)
+            lines[i] = match.group(1) + kind
 
 
 def setup(app):
