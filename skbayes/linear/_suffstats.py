@@ -107,8 +107,8 @@ class SuffStats:
         # the small d×d result (as scikit-learn's sparse linear models do).
         n, d = X.shape
         total = float(s.sum())
-        X = X.astype(np.float64)
-        Xs = sp.diags(s) @ X
+        X = X.astype(np.float64, copy=False)
+        Xs = X if np.all(s == 1.0) else sp.diags(s) @ X
         mean_x = np.asarray(Xs.sum(axis=0)).ravel() / total
         mean_y = float(s @ y) / total
         yc = y - mean_y

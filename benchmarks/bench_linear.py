@@ -1,0 +1,270 @@
+"""GaussianLinearRegression against scikit-learn's linear models, and the floor.
+
+One process, one run, the same arrays for every method; BLAS pinned to one
+thread; each time is the best of 3 after a warm-up. The floor is the bare cost
+no method fitting on the full data can avoid: one ``X.T @ X`` (``X @ X.T``
+when d > n). Peak memory is what tracemalloc sees numpy allocate during one
+fit, beyond the inputs.
+
+    python benchmarks/bench_linear.py           # the full run (a few minutes)
+    python benchmarks/bench_linear.py --quick   # a smoke run (seconds)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+import tracemalloc
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import scipy
+import scipy.sparse as sp
+import sklearn
+from scipy import stats
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import BayesianRidge, Lasso, Ridge
+from threadpoolctl import threadpool_info, threadpool_limits
+
+import skbayes
+from skbayes import GaussianLinearRegression
+
+
+def best_of(fn: Callable[[], object], repeat: int = 3) -> float:
+    fn()  # warm-up: imports, page faults, BLAS buffers
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def peak_mib(fn: Callable[[], object]) -> float:
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def accuracy(model, X_test, y_test) -> tuple[str, str, str]:
+    """Test RMSE, mean Gaussian NLL and 90%-interval coverage ('—' without std)."""
+    try:
+        mean, std = model.predict(X_test, return_std=True)
+    except TypeError:
+        mean, std = model.predict(X_test), None
+    rmse = f"{np.sqrt(np.mean((y_test - mean) ** 2)):.4f}"
+    if std is None:
+        return rmse, "—", "—"
+    nll = -np.mean(stats.norm.logpdf(y_test, mean, std))
+    z = stats.norm.ppf(0.95)
+    cover = np.mean(np.abs(y_test - mean) <= z * std)
+    return rmse, f"{nll:.4f}", f"{cover:.3f}"
+
+
+def make_dense(n: int, d: int, seed: int, noise: float = 1.0):
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=d) / np.sqrt(d)
+    X = rng.normal(size=(n, d)) + rng.normal(size=d)  # not centred
+    y = X @ w + 1.5 + noise * rng.normal(size=n)
+    X_test = rng.normal(size=(20_000, d)) + (X.mean(axis=0))
+    y_test = X_test @ w + 1.5 + noise * rng.normal(size=20_000)
+    return X, y, X_test, y_test
+
+
+def run_case(title, rows, floor_name, X_test, y_test, repeat, peers) -> None:
+    """rows: (name, fit-callable returning a model or array)."""
+    print(f"\n### {title}\n")
+    results = {}
+    for name, fn in rows:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            try:
+                seconds = best_of(fn, repeat)
+            except (TypeError, ValueError) as exc:
+                results[name] = (None, None, ("—", "—", "—"), str(exc).split(".")[0])
+                continue
+            peak = peak_mib(fn)
+            out = fn()
+        acc = accuracy(out, X_test, y_test) if hasattr(out, "predict") else ("", "", "")
+        results[name] = (seconds, peak, acc, "")
+    floor = results[floor_name][0]
+    print(
+        "| method | time (s) | × floor | peak extra MiB "
+        "| test RMSE | test NLL | 90% cover |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, (seconds, peak, acc, note) in results.items():
+        if seconds is None:
+            print(f"| {name} | n/a ({note}) | | | | | |")
+            continue
+        print(
+            f"| {name} | {seconds:.3f} | {seconds / floor:.2f} | {peak:.1f} | "
+            f"{acc[0]} | {acc[1]} | {acc[2]} |"
+        )
+    if peers:
+        print("\n| skbayes / peer | time ratio |\n|---|---:|")
+        for ours, theirs in peers:
+            a, b = results[ours][0], results[theirs][0]
+            if a is not None and b is not None:
+                print(f"| {ours} / {theirs} | {a / b:.3f} ({b / a:.1f}× faster) |")
+
+
+def header() -> None:
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(
+                line.split(":", 1)[1].strip() for line in f if "model name" in line
+            )
+    except (OSError, StopIteration):
+        pass
+    print("## bench_linear: GaussianLinearRegression vs scikit-learn\n")
+    print(
+        f"- machine: {platform.platform()}, {cpu}, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f} (shared machine: expect noise)"
+    )
+    print(
+        f"- python {platform.python_version()}, numpy {np.__version__}, "
+        f"scipy {scipy.__version__}, scikit-learn {sklearn.__version__}, "
+        f"skbayes {skbayes.__version__}"
+    )
+    for info in threadpool_info():
+        print(
+            f"- {info['user_api']}: {info['internal_api']} {info.get('version')} "
+            f"({info.get('architecture')}), threads pinned to {info['num_threads']}"
+        )
+    print(
+        "- each time: best of 3 after a warm-up; peak memory: tracemalloc, "
+        "beyond the inputs"
+    )
+
+
+def bench_dense(quick: bool, repeat: int) -> None:
+    n, d = (20_000, 50) if quick else (200_000, 200)
+    X, y, X_test, y_test = make_dense(n, d, seed=0)
+    chunks = np.array_split(np.arange(n), 10)
+
+    def chunked():
+        est = GaussianLinearRegression()
+        for idx in chunks:
+            est.partial_fit(X[idx], y[idx])
+        return est
+
+    print(
+        f"\n- dense X: {n:,} × {d} float64 = {X.nbytes / 2**20:.0f} MiB; "
+        f"a partial_fit chunk is {X.nbytes / 10 / 2**20:.0f} MiB"
+    )
+    b = 0.01  # Laplace scale; Lasso's alpha = σ_n² / (n b) with σ_n = 1
+    run_case(
+        f"Dense, n={n:,}, d={d}",
+        [
+            ("X.T @ X (floor)", lambda: X.T @ X),
+            ("GLR fit, prior_scale=1.0", lambda: GaussianLinearRegression().fit(X, y)),
+            (
+                "GLR fit, prior_scale='auto'",
+                lambda: GaussianLinearRegression(prior_scale="auto").fit(X, y),
+            ),
+            ("GLR partial_fit, 10 chunks", chunked),
+            (
+                "GLR fit, laplace b=0.01",
+                lambda: GaussianLinearRegression(
+                    prior="laplace", prior_scale=b, noise_scale=1.0
+                ).fit(X, y),
+            ),
+            ("BayesianRidge", lambda: BayesianRidge().fit(X, y)),
+            ("Ridge(alpha=1)", lambda: Ridge(alpha=1.0).fit(X, y)),
+            ("Lasso (same MAP)", lambda: Lasso(alpha=1.0 / (n * b)).fit(X, y)),
+        ],
+        "X.T @ X (floor)",
+        X_test,
+        y_test,
+        repeat,
+        [
+            ("GLR fit, prior_scale='auto'", "BayesianRidge"),
+            ("GLR partial_fit, 10 chunks", "BayesianRidge"),
+            ("GLR fit, prior_scale=1.0", "Ridge(alpha=1)"),
+            ("GLR fit, laplace b=0.01", "Lasso (same MAP)"),
+        ],
+    )
+
+
+def bench_wide(quick: bool, repeat: int) -> None:
+    n, d = (200, 2_000) if quick else (1_000, 20_000)
+    X, y, X_test, y_test = make_dense(n, d, seed=1, noise=0.5)
+    X_test, y_test = X_test[:2000], y_test[:2000]
+    print(
+        f"\n- d > n: X is {n:,} × {d:,} = {X.nbytes / 2**20:.0f} MiB; the "
+        "dual route diagonalises the n×n kernel"
+    )
+    run_case(
+        f"More features than samples, n={n:,}, d={d:,}",
+        [
+            ("X @ X.T (floor)", lambda: X @ X.T),
+            ("GLR fit, prior_scale=1.0", lambda: GaussianLinearRegression().fit(X, y)),
+            (
+                "GLR fit, prior_scale='auto'",
+                lambda: GaussianLinearRegression(prior_scale="auto").fit(X, y),
+            ),
+            ("BayesianRidge", lambda: BayesianRidge().fit(X, y)),
+            ("Ridge(alpha=1)", lambda: Ridge(alpha=1.0).fit(X, y)),
+        ],
+        "X @ X.T (floor)",
+        X_test,
+        y_test,
+        repeat,
+        [
+            ("GLR fit, prior_scale='auto'", "BayesianRidge"),
+            ("GLR fit, prior_scale=1.0", "Ridge(alpha=1)"),
+        ],
+    )
+
+
+def bench_sparse(quick: bool, repeat: int) -> None:
+    n, d, density = (20_000, 200, 0.01) if quick else (200_000, 1_000, 0.005)
+    rng = np.random.default_rng(2)
+    X = sp.random(n, d, density=density, format="csr", random_state=rng)
+    w = rng.normal(size=d)
+    y = X @ w + 0.5 + rng.normal(size=n)
+    X_test = sp.random(20_000, d, density=density, format="csr", random_state=rng)
+    y_test = X_test @ w + 0.5 + rng.normal(size=20_000)
+    print(f"\n- sparse: CSR {n:,} × {d:,}, density {density}, {X.nnz:,} non-zeros")
+    run_case(
+        f"Sparse CSR, n={n:,}, d={d:,}",
+        [
+            ("X.T @ X (floor)", lambda: X.T @ X),
+            ("GLR fit, prior_scale=1.0", lambda: GaussianLinearRegression().fit(X, y)),
+            (
+                "GLR fit, prior_scale='auto'",
+                lambda: GaussianLinearRegression(prior_scale="auto").fit(X, y),
+            ),
+            ("BayesianRidge", lambda: BayesianRidge().fit(X, y)),
+            ("Ridge(alpha=1)", lambda: Ridge(alpha=1.0).fit(X, y)),
+        ],
+        "X.T @ X (floor)",
+        X_test,
+        y_test,
+        repeat,
+        [("GLR fit, prior_scale=1.0", "Ridge(alpha=1)")],
+    )
+
+
+def main(quick: bool) -> None:
+    repeat = 1 if quick else 3
+    header()
+    bench_dense(quick, repeat)
+    bench_wide(quick, repeat)
+    bench_sparse(quick, repeat)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small smoke run")
+    args = parser.parse_args()
+    with threadpool_limits(1):
+        main(args.quick)
