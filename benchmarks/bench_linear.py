@@ -19,6 +19,7 @@ import time
 import tracemalloc
 import warnings
 from collections.abc import Callable
+from itertools import pairwise
 
 import numpy as np
 import scipy
@@ -148,12 +149,12 @@ def header() -> None:
 def bench_dense(quick: bool, repeat: int) -> None:
     n, d = (20_000, 50) if quick else (200_000, 200)
     X, y, X_test, y_test = make_dense(n, d, seed=0)
-    chunks = np.array_split(np.arange(n), 10)
+    bounds = np.linspace(0, n, 11).astype(int)
 
     def chunked():
         est = GaussianLinearRegression()
-        for idx in chunks:
-            est.partial_fit(X[idx], y[idx])
+        for start, stop in pairwise(bounds):
+            est.partial_fit(X[start:stop], y[start:stop])  # views, as a stream
         return est
 
     print(

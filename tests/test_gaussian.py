@@ -337,6 +337,26 @@ def test_partial_fit_over_random_chunkings_equals_fit(params, seed):
     )
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_statistics_are_stable_far_from_zero(weighted):
+    # x = 1e6 + N(0, 1): XᵀX - N x̄x̄ᵀ would lose 12 digits; the shifted and
+    # merged statistics lose none beyond the data's own rounding.
+    X, y, sw = _data(n=5000, d=3, offset=0.0, weights=weighted)
+    far = X + 1e6
+    ref = GaussianLinearRegression(prior_scale=0.5, noise_scale=0.3)
+    ref.fit(far - 1e6, y, sample_weight=sw)  # the same rows, near 0
+    est = GaussianLinearRegression(prior_scale=0.5, noise_scale=0.3)
+    est.fit(far, y, sample_weight=sw)
+    assert_allclose(est.coef_, ref.coef_, rtol=1e-7)
+    assert_allclose(est.coef_cov_, ref.coef_cov_, rtol=1e-7)
+    # a drifting stream (sorted rows) in uneven batches
+    order = np.argsort(far[:, 0])
+    online = GaussianLinearRegression(prior_scale=0.5, noise_scale=0.3)
+    for idx in np.array_split(order, [7, 1000, 1001, 3000]):
+        online.partial_fit(far[idx], y[idx], None if sw is None else sw[idx])
+    assert_allclose(online.coef_, ref.coef_, rtol=1e-7)
+
+
 def test_partial_fit_continues_after_fit_and_refit_forgets():
     X, y, _ = _data(n=200)
     est = GaussianLinearRegression().fit(X[:100], y[:100]).partial_fit(X[100:], y[100:])

@@ -456,7 +456,8 @@ class _Problem:
         """
         d = self.n_features
         if self.A is not None:
-            e, V = linalg.eigh(self.A * np.outer(D, D))
+            # divide and conquer ("evd"): the fastest LAPACK driver for all pairs
+            e, V = linalg.eigh(self.A * np.outer(D, D), driver="evd")
             p = V.T @ (D * self.b)
             # Eigenvalues at rounding level are zeros that chunking or sparse
             # centring made ±1e-15: make them exact zeros, as the dual route
@@ -465,7 +466,7 @@ class _Problem:
             e[null], p[null] = 0.0, 0.0
             return e, V, p
         PhiD = self.Phi * D
-        e, U = linalg.eigh(PhiD @ PhiD.T)
+        e, U = linalg.eigh(PhiD @ PhiD.T, driver="evd")
         keep = e > _null_threshold(e, d)
         e, U = e[keep], U[:, keep]
         root = np.sqrt(e)
@@ -739,7 +740,7 @@ def _pseudo_rows(
     ``yᵀWy - ‖ỹ‖²``, so a Lasso on at most d rows solves the MAP."""
     if problem.Phi is not None:
         return problem.Phi * B, problem.t, max(problem.c - problem.t @ problem.t, 0.0)
-    e, Q = linalg.eigh(problem.A * np.outer(B, B))
+    e, Q = linalg.eigh(problem.A * np.outer(B, B), driver="evd")
     keep = e > _null_threshold(e, len(e))
     e, Q = e[keep], Q[:, keep]
     root = np.sqrt(e)
@@ -820,7 +821,11 @@ def _solve_laplace(
     d = problem.n_features
     active = np.flatnonzero(v)
     Xa = Xt[:, active]
-    ea, Qa = linalg.eigh(Xa.T @ Xa) if len(active) else (np.zeros(0), np.zeros((0, 0)))
+    ea, Qa = (
+        linalg.eigh(Xa.T @ Xa, driver="evd")
+        if len(active)
+        else (np.zeros(0), np.zeros((0, 0)))
+    )
     ea = np.maximum(
         ea, ea.max(initial=0.0) * len(ea) * _EPS * 10 + np.finfo(float).tiny
     )

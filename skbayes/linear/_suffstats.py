@@ -6,11 +6,13 @@ A weighted least-squares problem sees the data only through
 * the weighted mean ``z̄`` of ``z_i = [x_i, y_i]``,
 * the centred weighted scatter ``M = Σ s_i (z_i - z̄)(z_i - z̄)ᵀ``,
 
-from which ``XᵀWX``, ``XᵀWy`` and ``Σ s y²`` (centred or not) follow. Each
-chunk is centred on its own mean before its scatter is formed, and two sets of
-statistics are combined with the pairwise update of Chan, Golub & LeVeque
-(1979), so the result does not depend on how the rows were cut into chunks and
-does not suffer the cancellation of ``XᵀWX - N x̄x̄ᵀ`` on data far from 0.
+from which ``XᵀWX``, ``XᵀWy`` and ``Σ s y²`` (centred or not) follow. Within a
+batch, each cache-sized block of rows is shifted by the mean of the batch's
+first block before its scatter is accumulated, so the final centring
+correction is small; batches (``partial_fit`` calls) are combined with the
+pairwise update of Chan, Golub & LeVeque (1979). The result does not depend on
+how the rows were cut into batches (up to rounding), and it does not suffer
+the cancellation of ``XᵀWX - N x̄x̄ᵀ`` on data far from 0.
 
 :class:`CentredRows` keeps the centred, ``√s``-weighted rows themselves: the
 exact same information in O(n·d) memory, which is what a model with more
@@ -68,38 +70,45 @@ class SuffStats:
         """Statistics of one batch; X dense (any float dtype) or CSR/CSC."""
         if sp.issparse(X):
             return cls._from_sparse(X, y, sample_weight)
-        n, d = X.shape
-        block = max(1, _BLOCK_BYTES // (8 * (d + 1)))
-        total, mean, scatter = 0.0, np.zeros(d + 1), np.zeros((d + 1, d + 1))
-        for start in range(0, n, block):
-            sl = slice(start, min(start + block, n))
-            part = cls._from_dense_block(X[sl], y[sl], sample_weight[sl])
-            # merge() without its temporaries: this loop runs n/block times
-            total, mean, scatter = _chan_update(
-                total, mean, scatter, part, inplace=True
-            )
-        return cls(total, mean, scatter, n)
+        return cls._from_dense(X, y, sample_weight)
 
     @classmethod
-    def _from_dense_block(
-        cls, X: np.ndarray, y: np.ndarray, s: np.ndarray
-    ) -> SuffStats:
+    def _from_dense(cls, X: np.ndarray, y: np.ndarray, s: np.ndarray) -> SuffStats:
         n, d = X.shape
+        block = max(1, _BLOCK_BYTES // (8 * (d + 2)))
+        # Shift every block by one reference point, the (weighted) mean of the
+        # first block, so the scatter is accumulated on nearly centred data:
+        # the final correction N (z̄ - c)(z̄ - c)ᵀ is small unless the batch
+        # drifts by many standard deviations (batches merge by Chan's update).
+        first = slice(0, min(block, n))
+        head = float(s[first].sum())
+        shift = np.empty(d + 1)
+        if head > 0:
+            shift[:d] = (s[first] @ X[first]) / head
+            shift[d] = (s[first] @ y[first]) / head
+        else:
+            shift[:d], shift[d] = X[0], y[0]
+        unit = bool(np.all(s == 1.0))
+        # One reused float64 block [x - c, y - c_y, 1] (times √s): a single
+        # symmetric rank-k update (syrk, Z.T @ Z) gives XᵀWX, XᵀWy, yᵀWy and
+        # the column sums Σ s (z - c) at once; copy and shift are one pass.
+        Z = np.empty((min(block, n), d + 2))
+        acc = np.zeros((d + 2, d + 2))
+        for start in range(0, n, block):
+            stop = min(start + block, n)
+            Zb = Z[: stop - start]
+            np.subtract(X[start:stop], shift[:d], out=Zb[:, :d])
+            np.subtract(y[start:stop], shift[d], out=Zb[:, d])
+            Zb[:, d + 1] = 1.0
+            if not unit:
+                Zb *= np.sqrt(s[start:stop])[:, None]
+            acc += Zb.T @ Zb
         total = float(s.sum())
         if total == 0.0:
             return cls(0.0, np.zeros(d + 1), np.zeros((d + 1, d + 1)), n)
-        mean = np.empty(d + 1)
-        mean[:d] = (s @ X) / total
-        mean[d] = (s @ y) / total
-        # One centred float64 copy of the block with y as its last column, so
-        # a single symmetric rank-k update (syrk: Z.T @ Z) gives XᵀWX, XᵀWy
-        # and yᵀWy together. Copy and centring are one pass.
-        Z = np.empty((n, d + 1))
-        np.subtract(X, mean[:d], out=Z[:, :d])
-        np.subtract(y, mean[d], out=Z[:, d])
-        if not np.all(s == 1.0):
-            Z *= np.sqrt(s)[:, None]
-        return cls(total, mean, Z.T @ Z, n)
+        offset = acc[: d + 1, d + 1] / total  # z̄ - c
+        scatter = acc[: d + 1, : d + 1] - total * np.outer(offset, offset)
+        return cls(total, shift + offset, scatter, n)
 
     @classmethod
     def _from_sparse(cls, X, y: np.ndarray, s: np.ndarray) -> SuffStats:
@@ -123,7 +132,7 @@ class SuffStats:
     def merge(self, other: SuffStats) -> SuffStats:
         """Statistics of the union of both batches (Chan et al.'s update)."""
         total, mean, scatter = _chan_update(
-            self.sum_weight, self.mean, self.scatter, other, inplace=False
+            self.sum_weight, self.mean, self.scatter, other
         )
         return SuffStats(total, mean, scatter, self.n_samples + other.n_samples)
 
@@ -143,12 +152,7 @@ class SuffStats:
 
 
 def _chan_update(
-    total: float,
-    mean: np.ndarray,
-    scatter: np.ndarray,
-    other: SuffStats,
-    *,
-    inplace: bool,
+    total: float, mean: np.ndarray, scatter: np.ndarray, other: SuffStats
 ) -> tuple[float, np.ndarray, np.ndarray]:
     """Pairwise update of (N, z̄, M) with another batch (Chan et al., 1979).
 
@@ -158,15 +162,10 @@ def _chan_update(
     if other.sum_weight == 0.0:
         return total, mean, scatter
     if total == 0.0:
-        return other.sum_weight, other.mean.copy(), other.scatter.copy()
+        return other.sum_weight, other.mean, other.scatter
     nb = other.sum_weight
     new_total = total + nb
     delta = other.mean - mean
-    if inplace:
-        scatter += other.scatter
-        scatter += (total * nb / new_total) * np.outer(delta, delta)
-        mean += delta * (nb / new_total)
-        return new_total, mean, scatter
     scatter = (
         scatter + other.scatter + (total * nb / new_total) * np.outer(delta, delta)
     )
