@@ -440,19 +440,23 @@ class _Problem:
         """Natural scales of y and x, to keep the fixed point in range."""
         d = self.n_features
         y2 = self.c / self.total
-        x2 = (np.trace(self.A) if self.A is not None else np.sum(self.Phi**2)) / (
-            self.total * d
+        trace = (
+            np.trace(self.A)
+            if self.A is not None
+            else np.einsum("ij,ij->", self.Phi, self.Phi)  # no n×d temporary
         )
+        x2 = trace / (self.total * d)
         y2 = y2 if y2 > 0 else 1.0
         x2 = x2 if x2 > 0 else 1.0
         return float(y2), float(x2)
 
-    def eigen(self, D: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def eigen(self, D: np.ndarray) -> tuple[np.ndarray, _Basis, np.ndarray]:
         """Eigen-decomposition of ``D A D``: ``(e, V, p = Vᵀ D b)``.
 
         Primal: ``eigh`` of the d×d matrix, all d pairs. Dual: ``eigh`` of the
         kernel ``Φ D² Φᵀ`` and ``V = D Φᵀ U / √e`` for its non-zero
-        eigenvalues (fewer than d pairs; the rest of the spectrum is 0).
+        eigenvalues (fewer than d pairs; the rest of the spectrum is 0), kept
+        as that product: forming the d×r matrix would cost another O(n²·d).
         """
         d = self.n_features
         if self.A is not None:
@@ -464,19 +468,61 @@ class _Problem:
             # does, or a large β would amplify them.
             null = e <= _null_threshold(e, d)
             e[null], p[null] = 0.0, 0.0
-            return e, V, p
-        PhiD = self.Phi * D
-        e, U = linalg.eigh(PhiD @ PhiD.T, driver="evd")
+            return e, _Basis(V), p
+        # A scalar D folds into the small factor: no scaled copy of the rows.
+        scalar = bool(np.all(D == D[0]))
+        rows = self.Phi if scalar else self.Phi * D
+        K = rows @ rows.T
+        if scalar:
+            K *= D[0] ** 2
+        e, U = linalg.eigh(K, driver="evd")
         keep = e > _null_threshold(e, d)
         e, U = e[keep], U[:, keep]
         root = np.sqrt(e)
-        V = (PhiD.T @ U) / root
-        return e, V, root * (U.T @ self.t)
+        W = U * (D[0] / root) if scalar else U / root
+        return e, _Basis(None, rows, W), root * (U.T @ self.t)
 
 
 def _null_threshold(e: np.ndarray, n_features: int) -> float:
     """Eigenvalues of a Gram matrix below this are zero up to rounding."""
     return max(float(e.max(initial=0.0)), 0.0) * max(n_features, len(e)) * _EPS * 100
+
+
+class _Basis:
+    """Orthonormal columns ``V`` (d×r), explicit or as ``rowsᵀ W`` (dual)."""
+
+    def __init__(
+        self,
+        V: np.ndarray | None,
+        rows: np.ndarray | None = None,
+        W: np.ndarray | None = None,
+    ):
+        self._V, self.rows, self.W = V, rows, W
+
+    @property
+    def rank(self) -> int:
+        return (self._V if self._V is not None else self.W).shape[1]
+
+    @property
+    def V(self) -> np.ndarray:
+        if self._V is None:  # only for coef_cov_ / coef_interval: O(n·d·r) once
+            self._V = self.rows.T @ self.W
+        return self._V
+
+    def matvec(self, v: np.ndarray) -> np.ndarray:
+        """``V @ v``."""
+        if self._V is not None:
+            return self._V @ v
+        return self.rows.T @ (self.W @ v)
+
+    def project(self, Z) -> np.ndarray:
+        """``Z @ V`` for Z (m×d) dense or sparse."""
+        if self._V is not None:
+            return np.asarray(Z @ self._V)
+        return np.asarray(Z @ self.rows.T) @ self.W
+
+    def restrict(self, keep: np.ndarray) -> _Basis:
+        return _Basis(self.V[:, keep])
 
 
 @dataclass
@@ -489,7 +535,7 @@ class _Posterior:
 
     coef: np.ndarray
     D: np.ndarray
-    V: np.ndarray
+    basis: _Basis
     inv: np.ndarray
     cvar: float
     x_offset: np.ndarray
@@ -500,30 +546,28 @@ class _Posterior:
     n_iter: int
 
     def covariance(self) -> np.ndarray:
-        S = (self.V * self.inv) @ self.V.T
+        V = self.basis.V
+        S = (V * self.inv) @ V.T
         if self.cvar:
-            S += self.cvar * (np.eye(len(self.D)) - self.V @ self.V.T)
+            S += self.cvar * (np.eye(len(self.D)) - V @ V.T)
         return self.D[:, None] * S * self.D[None, :]
 
     def coef_var(self) -> np.ndarray:
-        var = (self.V**2) @ self.inv
+        V = self.basis.V
+        var = (V**2) @ self.inv
         if self.cvar:
-            var += self.cvar * np.maximum(1.0 - np.sum(self.V**2, axis=1), 0.0)
+            var += self.cvar * np.maximum(1.0 - np.sum(V**2, axis=1), 0.0)
         return self.D**2 * var
 
     def quadratic_form(self, X) -> np.ndarray:
         """``(x - x̄)ᵀ S (x - x̄)`` for each row; X dense or sparse, float64."""
-        DV = self.D[:, None] * self.V
-        shift = self.x_offset @ DV
-        if sp.issparse(X):
-            T = np.asarray(X @ DV) - shift
-        else:
-            T = X @ DV - shift
+        zD = self.x_offset * self.D
+        shift = self.basis.project(zD[None, :])[0]
+        XD = X @ sp.diags(self.D) if sp.issparse(X) else X * self.D
+        T = self.basis.project(XD) - shift
         quad = (T**2) @ self.inv
         if self.cvar:
-            zD = self.x_offset * self.D
             if sp.issparse(X):
-                XD = X @ sp.diags(self.D)
                 sq = np.asarray(XD.multiply(XD).sum(axis=1)).ravel()
                 norm2 = sq - 2 * np.asarray(XD @ zD).ravel() + zD @ zD
             else:
@@ -570,7 +614,7 @@ def _solve_gaussian(
                 stacklevel=4,
             )
             keep = e > 0
-            e, V, p = e[keep], V[:, keep], p[keep]
+            e, V, p = e[keep], V.restrict(keep), p[keep]
             r = rank
     else:
         lam = 1.0
@@ -668,7 +712,7 @@ def _solve_gaussian(
             )
 
     denom, mk, resid, gamma = moments(lam, beta)
-    coef = D * (V @ mk)
+    coef = D * V.matvec(mk)
     intercept_var, intercept_logml = _intercept_terms(problem, beta)
     log_ml = log_evidence(lam, beta) + intercept_logml
     if flat:
@@ -682,7 +726,7 @@ def _solve_gaussian(
     return _Posterior(
         coef=coef,
         D=D,
-        V=V,
+        basis=V,
         inv=1.0 / denom,
         cvar=1.0 / lam if (r < d and not flat) else 0.0,
         x_offset=problem.x_offset,
@@ -844,7 +888,7 @@ def _solve_laplace(
     return _Posterior(
         coef=coef,
         D=B.copy(),
-        V=V,
+        basis=_Basis(V),
         inv=inv,
         cvar=0.0,
         x_offset=problem.x_offset,
