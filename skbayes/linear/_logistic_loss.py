@@ -68,23 +68,31 @@ def data_loss_grad(
     grad_intercept : ndarray of shape (K,)
     """
     if coef.shape[0] == 1:
-        z = np.asarray(X @ coef[0]).ravel() + intercept[0]
-        # softplus(z) - y z, with softplus(z) = -log_expit(-z)
-        loss = float(sample_weight @ (-log_expit(-z) - y * z))
-        r = expit(z)
+        z = np.asarray(X @ coef[0]).ravel()
+        z += intercept[0]
+        # One exp for both: with e = exp(-|z|), softplus(z) = log1p(e) + max(z, 0)
+        # and expit(z) = 1 / (1 + e) for z >= 0, e / (1 + e) otherwise.
+        e = np.exp(-np.abs(z))
+        softplus = np.log1p(e)
+        softplus += np.maximum(z, 0.0)
+        loss = float(sample_weight @ softplus - (sample_weight * y) @ z)
+        inv = 1.0 / (1.0 + e)
+        r = np.where(z >= 0, inv, e * inv)
         r -= y
         r *= sample_weight
         g = np.asarray(X.T @ r).ravel()
         return loss, g[None, :], np.array([r.sum()])
     Z = linear_predictor(X, coef, intercept)
-    lse = logsumexp(Z, axis=1)
     rows = np.arange(Z.shape[0])
-    loss = float(sample_weight @ (lse - Z[rows, y]))
-    P = np.exp(Z - lse[:, None])
-    P[rows, y] -= 1.0
-    P *= sample_weight[:, None]
-    G = np.asarray(X.T @ P).T
-    return loss, G, P.sum(axis=0)
+    Z -= Z.max(axis=1, keepdims=True)
+    z_true = Z[rows, y]
+    np.exp(Z, out=Z)
+    norm = Z.sum(axis=1)
+    loss = float(sample_weight @ (np.log(norm) - z_true))
+    Z *= (sample_weight / norm)[:, None]  # s_i p_ik
+    Z[rows, y] -= sample_weight
+    G = np.asarray(X.T @ Z).T
+    return loss, G, Z.sum(axis=0)
 
 
 def data_loss(X, y, sample_weight, coef, intercept) -> float:
@@ -129,10 +137,16 @@ def weighted_gram(X, c: np.ndarray, fit_intercept: bool) -> np.ndarray:
         G[:d, :d] = 0.0
         if fit_intercept:
             G[:d, d] = 0.0
+        # Non-negative weights (binary; softmax diagonal blocks): a symmetric
+        # rank-k update (BLAS syrk via ``A.T @ A``), half the flops of a gemm.
+        root = np.sqrt(c) if np.all(c >= 0) else None
         for sl in _row_blocks(n, d):
             Xb = X[sl]
-            Xc = Xb * c[sl, None]
-            G[:d, :d] += Xb.T @ Xc
+            if root is not None:
+                Xc = Xb * root[sl, None]
+                G[:d, :d] += Xc.T @ Xc
+            else:
+                G[:d, :d] += Xb.T @ (Xb * c[sl, None])
             if fit_intercept:
                 G[:d, d] += c[sl] @ Xb
     if fit_intercept:
@@ -160,6 +174,8 @@ def hessian(
     if K == 1:
         p = P[:, 0]
         return weighted_gram(X, sample_weight * p * (1.0 - p), fit_intercept)
+    if not sp.issparse(X):
+        return _softmax_hessian_dense(X, sample_weight, P, fit_intercept)
     H = np.empty((K * D, K * D))
     for k in range(K):
         for m in range(k, K):
@@ -168,6 +184,35 @@ def hessian(
             H[k * D : (k + 1) * D, m * D : (m + 1) * D] = B
             if m != k:
                 H[m * D : (m + 1) * D, k * D : (k + 1) * D] = B.T
+    return H
+
+
+def _softmax_hessian_dense(
+    X: np.ndarray, sample_weight: np.ndarray, P: np.ndarray, fit_intercept: bool
+) -> np.ndarray:
+    """Softmax Hessian as ``blockdiag_k(Xaᵀ diag(s p_k) Xa) - Gᵀ G``.
+
+    ``G`` has rows ``sqrt(s_i) (p_i ⊗ xa_i)``: one symmetric rank-k update of
+    width ``K * D`` per block of rows instead of ``K (K + 1) / 2`` products.
+    """
+    n, d = X.shape
+    K = P.shape[1]
+    D = d + int(fit_intercept)
+    H = np.zeros((K * D, K * D))
+    diag = np.zeros((K, D, D))
+    root_s = np.sqrt(sample_weight)
+    for sl in _row_blocks(n, K * D):
+        Xa = X[sl]
+        if fit_intercept:
+            Xa = np.hstack([Xa, np.ones((Xa.shape[0], 1))])
+        Pb = P[sl]
+        for k in range(K):
+            A = Xa * np.sqrt(sample_weight[sl] * Pb[:, k])[:, None]
+            diag[k] += A.T @ A
+        G = ((root_s[sl, None] * Pb)[:, :, None] * Xa[:, None, :]).reshape(-1, K * D)
+        H -= G.T @ G
+    for k in range(K):
+        H[k * D : (k + 1) * D, k * D : (k + 1) * D] += diag[k]
     return H
 
 
