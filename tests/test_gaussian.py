@@ -558,6 +558,33 @@ def test_sample_y_and_coef_interval():
         est.coef_interval(1.5)
 
 
+@pytest.mark.parametrize(
+    "params", [dict(), dict(prior="laplace", prior_scale=0.05), dict(prior=None)]
+)
+@pytest.mark.parametrize("wide", [False, True])
+def test_sample_y_draws_from_the_joint_predictive(params, wide):
+    rng = np.random.default_rng(14)
+    d = 40 if wide else 4
+    X = rng.normal(size=(20, d)) + 1.0
+    y = X[:, 0] + rng.normal(size=20)
+    if wide and params.get("prior", "gaussian") is None:
+        pytest.skip("no flat-prior posterior when d > n")
+    est = GaussianLinearRegression(noise_scale=0.5, **params).fit(X, y)
+    X_new = rng.normal(size=(3, d))
+    draws = est.sample_y(X_new, n_samples=40_000, random_state=0)
+    assert draws.shape == (3, 40_000)
+    # the covariance between rows is the epistemic one; noise on the diagonal
+    xc = X_new - (X.mean(axis=0))
+    cov = xc @ est.coef_cov_ @ xc.T + est._post.intercept_var
+    cov += est.noise_std_**2 * np.eye(3)
+    scale = np.sqrt(np.outer(np.diag(cov), np.diag(cov)))
+    assert np.all(np.abs(np.cov(draws) - cov) < 0.04 * scale)
+    mean, std = est.predict(X_new, return_std=True)
+    assert_allclose(np.diag(cov), std**2, rtol=1e-8)
+    assert np.all(np.abs(draws.mean(axis=1) - mean) < 5 * std / np.sqrt(40_000))
+    assert_allclose(draws, est.sample_y(X_new, 40_000, random_state=0))
+
+
 def test_grid_search_over_prior_and_scale_in_pipeline():
     X, y, _ = _data(n=120)
     pipe = make_pipeline(StandardScaler(), GaussianLinearRegression())

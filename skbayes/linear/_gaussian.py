@@ -14,6 +14,7 @@ from scipy import linalg, optimize
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Lasso
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -348,6 +349,61 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
         )
         return np.where(point, self.coef_, lower), np.where(point, self.coef_, upper)
 
+    def sample_y(self, X, n_samples=1, random_state=None):
+        """Draw targets from the joint posterior predictive distribution.
+
+        Each draw takes one set of coefficients and intercept from the
+        posterior, so the targets of different rows are correlated as the
+        model says (unlike independent draws from :meth:`predict_dist`'s
+        marginals), and adds independent noise.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples_X, n_features)
+            Query points.
+        n_samples : int, default=1
+            Number of draws.
+        random_state : int, RandomState instance or None, default=None
+            Seed or generator for the draws.
+
+        Returns
+        -------
+        y_samples : ndarray of shape (n_samples_X, n_samples)
+            One column per draw, as
+            :meth:`sklearn.gaussian_process.GaussianProcessRegressor.sample_y`.
+        """
+        if int(n_samples) != n_samples or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer; got {n_samples}.")
+        X = self._validate_X(X)
+        rng = check_random_state(random_state)
+        post, n_samples = self._post, int(n_samples)
+        # w - m = D (V diag(√inv) ξ + √cvar (I - VVᵀ) ζ): a draw from coef_cov_
+        basis = post.basis
+        delta = basis.matvec(
+            np.sqrt(post.inv)[:, None] * rng.standard_normal((basis.rank, n_samples))
+        )
+        if post.cvar:
+            zeta = rng.standard_normal((len(post.D), n_samples))
+            delta += np.sqrt(post.cvar) * (zeta - basis.matvec(basis.rmatvec(zeta)))
+        delta *= post.D[:, None]
+        # f(x) = mean(x) + (x - x̄)ᵀ(w - m) + (centred intercept's deviation)
+        f = (X @ self.coef_ + self.intercept_)[:, None]
+        f = f + np.asarray(X @ delta) - post.x_offset @ delta
+        f += np.sqrt(post.intercept_var) * rng.standard_normal(n_samples)
+        return f + self.noise_std_ * rng.standard_normal(f.shape)
+
+    def _validate_X(self, X):
+        check_is_fitted(self)
+        X = validate_data(
+            self,
+            X,
+            reset=False,
+            accept_sparse=("csr", "csc"),
+            dtype=(np.float64, np.float32),
+        )
+        # predictions in float64 whatever X's dtype (batch-independent rounding)
+        return X.astype(np.float64, copy=False)
+
     def predict_dist(self, X):
         """Posterior predictive distribution of the targets of ``X``.
 
@@ -363,18 +419,7 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
             (uncertainty of coefficients and intercept) and ``aleatoric_std``
             (the noise ``noise_std_``); unpacks to ``(mean, std)``.
         """
-        check_is_fitted(self)
-        X = validate_data(
-            self,
-            X,
-            reset=False,
-            accept_sparse=("csr", "csc"),
-            dtype=(np.float64, np.float32),
-        )
-        if sp.issparse(X):
-            X = X.astype(np.float64)
-        else:
-            X = np.asarray(X, dtype=np.float64)
+        X = self._validate_X(X)
         mean = X @ self.coef_ + self.intercept_
         epistemic_var = self._post.quadratic_form(X) + self._post.intercept_var
         noise = np.full(X.shape[0], self.noise_std_)
@@ -514,6 +559,12 @@ class _Basis:
         if self._V is not None:
             return self._V @ v
         return self.rows.T @ (self.W @ v)
+
+    def rmatvec(self, M: np.ndarray) -> np.ndarray:
+        """``Vᵀ @ M``."""
+        if self._V is not None:
+            return self._V.T @ M
+        return self.W.T @ (self.rows @ M)
 
     def project(self, Z) -> np.ndarray:
         """``Z @ V`` for Z (m×d) dense or sparse."""
