@@ -288,9 +288,12 @@ class BayesianLogisticRegression(ClassifierMixin, BaseEstimator):
                 f"{classes[weighted][0]!r}."
             )
         if self.class_weight is not None:
-            cw = compute_class_weight(
-                self.class_weight, classes=classes, y=y, sample_weight=sample_weight
-            )
+            try:  # as LogisticRegression: "balanced" counts weighted samples
+                cw = compute_class_weight(
+                    self.class_weight, classes=classes, y=y, sample_weight=sample_weight
+                )
+            except TypeError:  # scikit-learn < 1.6 has no sample_weight here
+                cw = compute_class_weight(self.class_weight, classes=classes, y=y)
             sw *= cw[y_enc]
         if sp.issparse(X):
             X = sp.csr_matrix(X, dtype=np.float64)
