@@ -115,12 +115,21 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
     -----
     **Sufficient statistics.** The data enter only through the weighted sums
     ``Σs``, ``Σsx``, ``Σsy``, the centred ``XᵀWX``, ``XᵀWy`` and ``Σs y²``,
-    accumulated block by block and merged with Chan et al.'s stable update.
-    Hence :meth:`partial_fit` on any chunking of the rows gives the same model
-    as :meth:`fit` on all of them (exact online Bayesian updating), memory is
-    O(block + n_features²), and sample weights are frequency weights: an
-    integer weight is the same as repeating the row. Float32 X is accumulated
-    in float64; all fitted attributes and predictions are float64.
+    accumulated over cache-sized blocks shifted to the batch's first-block
+    mean, one symmetric rank-k update per block, and merged across batches
+    with Chan et al.'s stable update. Hence :meth:`partial_fit` on any
+    chunking of the rows gives the same model as :meth:`fit` on all of them
+    (exact online Bayesian updating; the hyperparameters may even change
+    between calls), memory is O(block + n_features²), and sample weights are
+    frequency weights: an integer weight is the same as repeating the row,
+    and ``Σs`` is the sample size in the noise estimate. Float32 X is
+    accumulated in float64; all fitted attributes and predictions are float64.
+
+    **Evidence maximisation.** After one eigen-decomposition of ``XᵀWX``
+    every step of MacKay's fixed point costs O(d). When it crawls (the optimum
+    on a boundary, typically ``σ_n → 0`` for an exact fit with d ≥ n) it is
+    finished by L-BFGS-B on the closed-form evidence; ``σ_n`` and ``σ_w`` are
+    kept within a factor 10⁶ of the data's own scales.
 
     **More features than samples.** :meth:`fit` on dense X with
     ``n_features > n_samples`` takes the dual route: it keeps the centred
@@ -149,8 +158,12 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
     posterior is approximated by a Gaussian on the active set: the Laplace
     density has no curvature away from 0, so ``coef_cov_`` is
     ``σ_n² (XₐᵀWXₐ)⁻¹`` on the non-zero coefficients and exactly 0 elsewhere
-    (their intervals collapse to 0). It ignores the mass the posterior puts
-    near 0 and so understates the uncertainty of selected features.
+    (their intervals collapse to 0). It ignores the posterior mass at and
+    near 0, so read those intervals as conditional on the selected support.
+
+    **Sampling.** :meth:`sample_y` draws one set of coefficients per column,
+    so it samples the joint predictive of the rows; :meth:`predict_dist`
+    gives the (exact) marginals.
 
     Examples
     --------
