@@ -34,6 +34,7 @@ def _small(**kw):
         max_iter=30,
         learning_rate_init=1e-2,
         n_predict_samples=10,
+        early_stopping=False,
         random_state=0,
     )
     params.update(kw)
@@ -54,7 +55,7 @@ def _fit_quiet(est, *args, **kw):
 
 
 @parametrize_with_checks(
-    [_small()],
+    [_small(), _small(early_stopping=True)],
     expected_failed_checks=lambda est: {
         "check_sample_weight_equivalence_on_dense_data": (
             "Minibatch SGD: a row of weight 2 and two copies of the row are "
@@ -320,8 +321,10 @@ def test_convergence_warning_and_convergence():
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         est = _small(max_iter=500, tol=1.0, n_iter_no_change=2).fit(X, y)
-    # Stops once n_iter_no_change epochs in a row missed by tol (sklearn's rule).
-    assert est.n_iter_ == 2 + 2
+    # Nothing improves by tol=1 after epoch 1: each plateau of more than
+    # n_iter_no_change epochs divides the step by 5, the third one stops.
+    assert est.n_iter_ == 1 + 3 * 3
+    assert est._optimizer.param_groups[0]["lr"] == pytest.approx(1e-2 / 25)
 
 
 def test_verbose_progress_bar(capsys):

@@ -26,7 +26,11 @@ from ._modules import ACTIVATIONS, StochasticMLP, gaussian_nll, prior_penalty
 __all__ = ["StochasticMLPRegressor"]
 
 # Initial σ of the hidden pre-activations (standardised units).
-_SIGMA_INIT = 0.1
+_SIGMA_INIT = 0.5
+# On a plateau the step size is divided by _LR_DECAY, at most _N_LR_DECAYS
+# times, before training stops (sklearn's "adaptive" schedule, for Adam).
+_LR_DECAY = 5.0
+_N_LR_DECAYS = 2
 # Elements of one (S, rows, width) activation tensor at prediction time.
 _PREDICT_CHUNK = 2**21
 
@@ -80,19 +84,22 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseEstimator):
         Noise draws in the predictive mixture.
     batch_size : int or "auto", default="auto"
         Minibatch size; "auto" is ``min(200, n_samples)``.
-    learning_rate_init : float, default=1e-3
-        Adam's step size.
-    max_iter : int, default=200
+    learning_rate_init : float, default=1e-2
+        Adam's initial step size.
+    max_iter : int, default=1000
         Maximum number of epochs per call to :meth:`fit`.
     tol : float, default=1e-4
-        Training stops when the loss (or, with ``early_stopping``, the
-        validation NLL) has not improved by ``tol`` for ``n_iter_no_change``
-        consecutive epochs.
-    n_iter_no_change : int, default=10
+        When the monitored loss (the training loss, or with ``early_stopping``
+        the validation NLL) has not improved by ``tol`` for more than
+        ``n_iter_no_change`` consecutive epochs, the step size is divided by 5
+        (back at the best weights with ``early_stopping``); the third such
+        plateau stops training.
+    n_iter_no_change : int, default=20
         See ``tol``.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the training rows, stop on their
-        negative log-likelihood and keep the weights of the best epoch.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the training rows, monitor their
+        predictive negative log-likelihood and keep the weights of the best
+        epoch. A heteroscedastic network overfits its variance without it.
         Ignored by :meth:`partial_fit`.
     validation_fraction : float, default=0.1
         Share of the rows held out when ``early_stopping`` is True.
@@ -143,8 +150,9 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseEstimator):
     >>> rng = np.random.RandomState(0)
     >>> X = rng.uniform(-3, 3, size=(200, 1))
     >>> y = np.sin(X[:, 0]) + 0.1 * (1 + np.abs(X[:, 0])) * rng.randn(200)
-    >>> est = StochasticMLPRegressor(hidden_layer_sizes=(16,), max_iter=20,
-    ...                              random_state=0).fit(X, y)
+    >>> est = StochasticMLPRegressor(hidden_layer_sizes=(16,), max_iter=50,
+    ...                              random_state=0)
+    >>> est = est.fit(X, y)
     >>> mu, sigma = est.predict_dist(X[:3])
     >>> mu.shape, bool(np.all(sigma > 0))
     ((3,), True)
@@ -188,11 +196,11 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseEstimator):
         n_train_samples=1,
         n_predict_samples=100,
         batch_size="auto",
-        learning_rate_init=1e-3,
-        max_iter=200,
+        learning_rate_init=1e-2,
+        max_iter=1000,
         tol=1e-4,
-        n_iter_no_change=10,
-        early_stopping=False,
+        n_iter_no_change=20,
+        early_stopping=True,
         validation_fraction=0.1,
         random_state=None,
         device="cpu",
@@ -400,6 +408,7 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseEstimator):
         best_state = None
         no_improvement = 0
         converged = False
+        decays_left = _N_LR_DECAYS
 
         module.train()
         epochs = tqdm(
@@ -460,8 +469,17 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseEstimator):
                 best_loss = min(best_loss, epoch_loss)
             no_improvement = no_improvement + 1 if current > best - self.tol else 0
             if no_improvement > self.n_iter_no_change:
-                converged = True
-                break
+                if decays_left == 0:
+                    converged = True
+                    break
+                # Plateau: go back to the best weights and take smaller steps
+                # (Adam's noise floor, not the model, limits the fit there).
+                decays_left -= 1
+                no_improvement = 0
+                if best_state is not None:
+                    module.load_state_dict(best_state)
+                for group in optimizer.param_groups:
+                    group["lr"] /= _LR_DECAY
         epochs.close()
         if best_state is not None:
             module.load_state_dict(best_state)
@@ -615,8 +633,9 @@ def _validation_split(
     n_val = int(np.ceil(fraction * n))
     if n_val < 1 or n - n_val < 1:
         raise ValueError(
-            f"early_stopping needs at least one training and one validation row; "
-            f"got {n} rows with validation_fraction={fraction}."
+            f"With n_samples={n} and validation_fraction={fraction}, the training "
+            "or validation split of early_stopping is empty; pass more rows or "
+            "early_stopping=False."
         )
     perm = np.random.RandomState(seed).permutation(n)
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])

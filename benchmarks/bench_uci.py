@@ -1,0 +1,370 @@
+"""StochasticMLPRegressor on the six UCI regression sets, beside its peers.
+
+For each data set and standard 90/10 split (from ``../shared/data/uci``, see
+its README) the script fits, on the same arrays and in the same run:
+
+* ``StochasticMLPRegressor`` with its default hyperparameters;
+* scikit-learn's ``MLPRegressor`` (defaults, ``hidden_layer_sizes=(50,)``) on
+  standardised inputs and target, with a homoscedastic Gaussian σ set to the
+  RMS of its training residuals.
+
+It prints test RMSE and test NLL (mean negative Gaussian log predictive
+density) in the original units of y, mean ± standard error over the splits,
+the fit time per split, and the published NLL of PBP, MC dropout, Deep
+Ensembles (M=5) and NGBoost read at run time from the data README (reference
+numbers, not computed here). No hyperparameter looks at the test split.
+
+It then times one training epoch of the estimator against a plain torch loop
+of the same network (same module, loss, prior term, Adam and minibatches),
+best of 3 after a warm-up; the goal is ``epoch time <= 1.2 x plain loop``.
+
+Usage::
+
+    python benchmarks/bench_uci.py                 # all sets, all 20 splits
+    python benchmarks/bench_uci.py --splits 5      # first 5 splits of each
+    python benchmarks/bench_uci.py --quick         # smoke run (CI)
+    python benchmarks/bench_uci.py --datasets yacht energy --set max_iter=500
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import sklearn
+import torch
+from scipy import stats
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPRegressor
+from threadpoolctl import threadpool_info, threadpool_limits
+
+try:
+    import skbayes
+    from skbayes import StochasticMLPRegressor
+except ImportError:  # running from a checkout without installing
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+    import skbayes
+    from skbayes import StochasticMLPRegressor
+
+from skbayes.nn._modules import StochasticMLP, gaussian_nll, prior_penalty
+
+DATASETS = [
+    "concrete",
+    "energy",
+    "yacht",
+    "wine-quality-red",
+    "kin8nm",
+    "power-plant",
+]
+PEERS = ["PBP", "MC dropout (2016)", "Deep Ensembles (M=5)", "NGBoost"]
+EPOCH_GOAL = 1.2
+DEFAULT_DATA_DIR = (
+    Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "uci"
+)
+
+
+def published_nll(readme: Path) -> dict[str, dict[str, float]]:
+    """The published test-NLL table of the data README, by data set and method."""
+    table: dict[str, dict[str, float]] = {}
+    header = None
+    for line in readme.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 5 or not line.lstrip().startswith("|"):
+            continue
+        if cells[0] == "data":
+            header = cells[1:]
+            continue
+        if header is None or set(cells[1]) <= set("-: "):
+            continue
+        # The README writes negative numbers with a minus sign, U+2212.
+        values = [float(c.replace("\u2212", "-")) for c in cells[1:]]
+        table[cells[0]] = dict(zip(header, values))
+    return table
+
+
+def load_split(data_dir: Path, name: str, k: int):
+    folder = data_dir / name
+    data = np.loadtxt(folder / "data.txt")
+    feat = np.loadtxt(folder / "index_features.txt", dtype=int, ndmin=1)
+    target = int(np.loadtxt(folder / "index_target.txt", dtype=int))
+    train = np.loadtxt(folder / f"index_train_{k}.txt", dtype=int)
+    test = np.loadtxt(folder / f"index_test_{k}.txt", dtype=int)
+    X, y = data[:, feat], data[:, target]
+    return X[train], y[train], X[test], y[test]
+
+
+def n_splits_of(data_dir: Path, name: str) -> int:
+    return int((data_dir / name / "n_splits.txt").read_text().split()[0])
+
+
+def nll(y, mean, std) -> float:
+    return float(-np.mean(stats.norm.logpdf(y, loc=mean, scale=std)))
+
+
+def rmse(y, mean) -> float:
+    return float(np.sqrt(np.mean((y - mean) ** 2)))
+
+
+def fit_skbayes(X, y, Xt, seed, params):
+    est = StochasticMLPRegressor(random_state=seed, **params)
+    t0 = time.perf_counter()
+    est.fit(X, y)
+    fit_time = time.perf_counter() - t0
+    mean, std = est.predict_dist(Xt)
+    return mean, std, fit_time, est.n_iter_
+
+
+def fit_mlp(X, y, Xt, seed):
+    # Standardise on the training split, as the papers' protocol does.
+    xm, xs = X.mean(0), X.std(0)
+    xs[xs == 0] = 1.0
+    ym, ys = y.mean(), y.std()
+    est = MLPRegressor(hidden_layer_sizes=(50,), random_state=seed)
+    t0 = time.perf_counter()
+    est.fit((X - xm) / xs, (y - ym) / ys)
+    fit_time = time.perf_counter() - t0
+    resid = y - (est.predict((X - xm) / xs) * ys + ym)
+    sigma = float(np.sqrt(np.mean(resid**2)))  # homoscedastic, training residuals
+    mean = est.predict((Xt - xm) / xs) * ys + ym
+    return mean, np.full_like(mean, sigma), fit_time, est.n_iter_
+
+
+def mean_se(values) -> tuple[float, float]:
+    v = np.asarray(values, dtype=float)
+    se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else float("nan")
+    return float(v.mean()), float(se)
+
+
+def fmt(values) -> str:
+    m, se = mean_se(values)
+    return f"{m:.2f} ± {se:.2f}" if np.isfinite(se) else f"{m:.2f}"
+
+
+# ------------------------------------------------------------ epoch timing
+def plain_loop_epoch_time(X, y, est_params, n_epochs, seed=0) -> float:
+    """Seconds per epoch of a bare torch loop training the same network."""
+    hidden = est_params.get("hidden_layer_sizes", (50,))
+    activation = est_params.get("activation", "relu")
+    lr = est_params.get("learning_rate_init", 1e-3)
+    S = est_params.get("n_train_samples", 1)
+    scale = est_params.get("prior_scale", 1.0)
+    gen = torch.Generator().manual_seed(seed)
+    net = StochasticMLP(X.shape[1], hidden, activation)
+    net.reset_parameters(gen)
+    Xs = (X - X.mean(0)) / X.std(0)
+    ys = (y - y.mean()) / y.std()
+    Xt = torch.tensor(Xs, dtype=torch.float32)
+    yt = torch.tensor(ys, dtype=torch.float32)
+    n = len(Xt)
+    bs = min(200, n)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    inv = torch.full((X.shape[1],), 1.0 / scale)
+    weights = net.weights()
+    t0 = time.perf_counter()
+    for _ in range(n_epochs):
+        perm = torch.randperm(n, generator=gen)
+        for start in range(0, n, bs):
+            idx = perm[start : start + bs]
+            noises = [torch.randn((S, len(idx), w), generator=gen) for w in net.widths]
+            mean, std = net(Xt[idx], noises)
+            loss = gaussian_nll(yt[idx], mean, std).mean()
+            loss = loss + prior_penalty(weights, "gaussian", inv, 1.0 / scale) / n
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return (time.perf_counter() - t0) / n_epochs
+
+
+def estimator_epoch_time(X, y, est_params, n_epochs, seed=0) -> float:
+    params = dict(est_params)
+    params.update(max_iter=n_epochs, n_iter_no_change=np.inf, early_stopping=False)
+    est = StochasticMLPRegressor(random_state=seed, **params)
+    t0 = time.perf_counter()
+    est.fit(X, y)
+    return (time.perf_counter() - t0) / est.n_iter_
+
+
+def best_of(fn, repeats=3):
+    fn()  # warm-up
+    return min(fn() for _ in range(repeats))
+
+
+# -------------------------------------------------------------------- main
+def header() -> str:
+    blas = ", ".join(
+        f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} thr)"
+        for i in threadpool_info()
+    )
+    return (
+        f"machine: {platform.machine()} {platform.processor() or ''} "
+        f"({os.cpu_count()} CPUs), {platform.platform()}\n"
+        f"python {platform.python_version()}, numpy {np.__version__}, "
+        f"scikit-learn {sklearn.__version__}, torch {torch.__version__} "
+        f"({torch.get_num_threads()} thread), skbayes {skbayes.__version__}\n"
+        f"BLAS: {blas}"
+    )
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--splits", type=int, default=None, help="splits per set")
+    parser.add_argument("--datasets", nargs="+", default=DATASETS, choices=DATASETS)
+    parser.add_argument("--quick", action="store_true", help="smoke run")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a StochasticMLPRegressor default (for exploring only)",
+    )
+    parser.add_argument("--no-timing", action="store_true")
+    args = parser.parse_args(argv)
+
+    params = {}
+    for item in args.set:
+        key, value = item.split("=", 1)
+        try:
+            params[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            params[key] = value
+    if args.quick:
+        args.datasets = args.datasets if args.datasets != DATASETS else ["yacht"]
+        params.setdefault("max_iter", 20)
+        args.splits = args.splits or 2
+
+    torch.set_num_threads(1)  # in the benchmark only, never in the library
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    data_dir = args.data_dir.resolve()
+    published = published_nll(data_dir / "README.md")
+
+    print(header())
+    print(f"data: {data_dir}")
+    print(f"StochasticMLPRegressor: defaults{' + ' + str(params) if params else ''}")
+    print()
+
+    rows = []
+    with threadpool_limits(1):
+        # Warm-up: torch's first backward pass and allocations are slow.
+        X, y, _, _ = load_split(data_dir, args.datasets[0], 0)
+        fit_skbayes(X, y, X[:5], 0, {**params, "max_iter": 2})
+        for name in args.datasets:
+            n_splits = n_splits_of(data_dir, name)
+            if args.splits:
+                n_splits = min(n_splits, args.splits)
+            res = {
+                k: []
+                for k in (
+                    "sk_rmse",
+                    "sk_nll",
+                    "sk_t",
+                    "sk_it",
+                    "mlp_rmse",
+                    "mlp_nll",
+                    "mlp_t",
+                )
+            }
+            for k in range(n_splits):
+                X, y, Xt, yt = load_split(data_dir, name, k)
+                m, s, t, it = fit_skbayes(X, y, Xt, k, params)
+                res["sk_rmse"].append(rmse(yt, m))
+                res["sk_nll"].append(nll(yt, m, s))
+                res["sk_t"].append(t)
+                res["sk_it"].append(it)
+                m, s, t, _ = fit_mlp(X, y, Xt, k)
+                res["mlp_rmse"].append(rmse(yt, m))
+                res["mlp_nll"].append(nll(yt, m, s))
+                res["mlp_t"].append(t)
+            rows.append((name, n_splits, res))
+            print(
+                f"  {name}: {n_splits} splits, NLL {fmt(res['sk_nll'])} "
+                f"(MLPRegressor {fmt(res['mlp_nll'])}), "
+                f"{np.mean(res['sk_t']):.1f} s/fit, "
+                f"{np.mean(res['sk_it']):.0f} epochs",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    print("### Test NLL (lower is better), original units, mean ± s.e.\n")
+    print(
+        "| data | splits | StochasticMLP | MLPRegressor + \u03c3 | "
+        + " | ".join(f"{p}*" for p in PEERS)
+        + " | ≤ DE | < PBP |"
+    )
+    print("|---|---:|---:|---:|" + "---:|" * len(PEERS) + ":---:|:---:|")
+    n_de = n_pbp = 0
+    for name, n_splits, res in rows:
+        ours = mean_se(res["sk_nll"])[0]
+        pub = published.get(name, {})
+        de, pbp = pub.get(PEERS[2], np.nan), pub.get(PEERS[0], np.nan)
+        beat_de, beat_pbp = ours <= de, ours < pbp
+        n_de += beat_de
+        n_pbp += beat_pbp
+        print(
+            f"| {name} | {n_splits} | {fmt(res['sk_nll'])} | {fmt(res['mlp_nll'])} | "
+            + " | ".join(f"{pub.get(p, np.nan):.2f}" for p in PEERS)
+            + f" | {'yes' if beat_de else 'no'} | {'yes' if beat_pbp else 'no'} |"
+        )
+    print(
+        f"\nStochasticMLP at or below Deep Ensembles NLL on {n_de}/{len(rows)} sets "
+        f"(goal ≥ 4/6), below PBP on {n_pbp}/{len(rows)} (goal 6/6).\n"
+        "*published numbers (20 splits), read from the data README; not computed "
+        "here.\n"
+    )
+
+    print("### Test RMSE (original units) and fit time, mean ± s.e.\n")
+    print(
+        "| data | n_train | StochasticMLP RMSE | MLPRegressor RMSE | "
+        "StochasticMLP fit s | MLPRegressor fit s | epochs | time ratio |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, _, res in rows:
+        X, _, _, _ = load_split(data_dir, name, 0)
+        ratio = np.mean(res["sk_t"]) / np.mean(res["mlp_t"])
+        print(
+            f"| {name} | {len(X)} | {fmt(res['sk_rmse'])} | {fmt(res['mlp_rmse'])} | "
+            f"{np.mean(res['sk_t']):.2f} | {np.mean(res['mlp_t']):.2f} | "
+            f"{np.mean(res['sk_it']):.0f} | {ratio:.2f} |"
+        )
+    print()
+
+    if args.no_timing:
+        return 0
+    print(
+        "### Epoch time: estimator vs plain torch loop of the same network "
+        "(best of 3 after warm-up)\n"
+    )
+    print(
+        "| data | n_train | estimator ms/epoch | plain loop ms/epoch | ratio | goal |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
+    timing_sets = ["yacht"] if args.quick else ["concrete", "kin8nm", "power-plant"]
+    n_epochs = 3 if args.quick else 10
+    defaults = StochasticMLPRegressor(**params).get_params()
+    with threadpool_limits(1):
+        for name in timing_sets:
+            X, y, _, _ = load_split(data_dir, name, 0)
+            t_est = best_of(
+                lambda X=X, y=y: estimator_epoch_time(X, y, params, n_epochs)
+            )
+            t_plain = best_of(
+                lambda X=X, y=y: plain_loop_epoch_time(X, y, defaults, n_epochs)
+            )
+            ratio = t_est / t_plain
+            print(
+                f"| {name} | {len(X)} | {1e3 * t_est:.1f} | {1e3 * t_plain:.1f} | "
+                f"{ratio:.2f} | {'ok' if ratio <= EPOCH_GOAL else 'MISSED'} "
+                f"(≤ {EPOCH_GOAL}) |"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
