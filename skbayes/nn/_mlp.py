@@ -388,6 +388,10 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseEstimator):
         device = Xt.device
         batch_size = min(200 if self.batch_size == "auto" else self.batch_size, n)
         n_total = float(wt.sum())  # N of the prior term (weighted row count)
+        inv_n = 1.0 / n_total
+        uniform = bool((wt == wt[0]).all())
+        # Batch masses are row counts when uniform, weight sums otherwise.
+        mass_scale = float(wt[0]) if uniform else 1.0
         S = self.n_train_samples
         weights = module.weights()
         first_inv, inv = None, 0.0
@@ -419,28 +423,38 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseEstimator):
         )
         for _ in epochs:
             perm = torch.randperm(n, generator=generator, device=device)
-            total = torch.zeros((), device=device)
+            losses, masses = [], []
             for start in range(0, n, batch_size):
                 idx = perm[start : start + batch_size]
-                xb, yb, wb = Xt[idx], yt[idx], wt[idx]
                 noises = [
                     torch.randn(
                         (S, idx.shape[0], w), generator=generator, device=device
                     )
                     for w in widths
                 ]
-                mean, std = module(xb, noises)
-                nll = gaussian_nll(yb, mean, std).mean(0)
-                wsum = wb.sum()
-                loss = (nll * wb).sum() / wsum.clamp_min(1e-12)
+                mean, std = module(Xt[idx], noises)
+                nll = gaussian_nll(yt[idx], mean, std)
+                if uniform:  # equal weights: the plain mean, no gather
+                    loss = nll.mean()
+                    masses.append(idx.shape[0])
+                else:
+                    wb = wt[idx]
+                    wsum = wb.sum()
+                    loss = (nll.mean(0) * wb).sum() / wsum.clamp_min(1e-12)
+                    masses.append(wsum)
                 if first_inv is not None:
-                    loss = loss + prior_penalty(weights, prior.kind, first_inv, inv) / (
-                        n_total
-                    )
+                    penalty = prior_penalty(weights, prior.kind, first_inv, inv)
+                    loss = loss + penalty * inv_n
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                total += loss.detach() * wsum
+                losses.append(loss.detach())
+            # One device sync per epoch, none per batch.
+            if uniform:
+                masses = torch.tensor(masses, dtype=Xt.dtype, device=device)
+            else:
+                masses = torch.stack(masses)
+            total = torch.dot(torch.stack(losses), masses) * mass_scale
             epoch_loss = float(total) / n_total
             if not np.isfinite(epoch_loss):
                 raise ValueError(
