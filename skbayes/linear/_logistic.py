@@ -855,11 +855,13 @@ class _Problem:
             n_eff = idx.size - V.shape[1]
         except (LinAlgError, ValueError):
             w, Q = eigh(Ha)
-            keep = w > w.max() * 1e-12 if w.size and w.max() > 0 else w > 0
+            keep = w > w.max() * 1e-10 if w.size and w.max() > 0 else w > 0
             warnings.warn(
-                "The Hessian of the negative log posterior is singular (e.g. "
-                "separable data with a flat prior); coef_cov_ is its "
-                "pseudo-inverse and is unreliable.",
+                "The Hessian of the negative log posterior is singular: some "
+                "directions of the weights are not determined (collinear "
+                "features without a Gaussian prior on them, or separable data "
+                "with a flat prior). coef_cov_ is its pseudo-inverse, with zero "
+                "variance along those directions.",
                 UserWarning,
                 stacklevel=4,
             )

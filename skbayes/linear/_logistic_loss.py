@@ -82,17 +82,21 @@ def data_loss_grad(
         r *= sample_weight
         g = np.asarray(X.T @ r).ravel()
         return loss, g[None, :], np.array([r.sum()])
-    Z = linear_predictor(X, coef, intercept)
-    rows = np.arange(Z.shape[0])
-    Z -= Z.max(axis=1, keepdims=True)
-    z_true = Z[rows, y]
+    # Softmax in (K, n) layout: reductions over classes become K-row
+    # element-wise passes, which numpy vectorises over samples.
+    sparse = sp.issparse(X)
+    Z = np.ascontiguousarray(np.asarray(X @ coef.T).T) if sparse else coef @ X.T
+    Z += intercept[:, None]
+    cols = np.arange(Z.shape[1])
+    Z -= Z.max(axis=0)
+    z_true = Z[y, cols]
     np.exp(Z, out=Z)
-    norm = Z.sum(axis=1)
+    norm = Z.sum(axis=0)
     loss = float(sample_weight @ (np.log(norm) - z_true))
-    Z *= (sample_weight / norm)[:, None]  # s_i p_ik
-    Z[rows, y] -= sample_weight
-    G = np.asarray(X.T @ Z).T
-    return loss, G, Z.sum(axis=0)
+    Z *= sample_weight / norm  # s_i p_ik
+    Z[y, cols] -= sample_weight
+    G = np.asarray(X.T @ Z.T).T if sparse else Z @ X
+    return loss, G, Z.sum(axis=1)
 
 
 def data_loss(X, y, sample_weight, coef, intercept) -> float:
