@@ -49,6 +49,7 @@ _AUTO_MAX_ITER = 30
 _AUTO_FP_TOL = 1e-2
 _AUTO_BRACKET = 1.5
 _AUTO_XATOL = 1e-3
+_AUTO_MAP_TOL = 1e-7
 _AUTO_LOG_BOUNDS = (np.log(1e-4), np.log(1e4))
 # Rows per block at prediction time are chosen so that a block's temporaries
 # hold about this many floats.
@@ -364,13 +365,14 @@ class BayesianLogisticRegression(ClassifierMixin, BaseEstimator):
         """
         kind = "diag" if self.covariance == "diag" else "full"
         n_features = problem.n_features
+        # The evidence depends on the MAP at first order (through log|H|): a
+        # loosely converged MAP makes it noisy, which misleads the search.
+        tol = min(self.tol, _AUTO_MAP_TOL)
         state = {"theta": theta, "n_iter": 0, "best": None}
 
         def evaluate(log_sigma: float):
             prior = Prior("gaussian", np.full(n_features, np.exp(log_sigma)))
-            theta, it = problem.solve_map(
-                state["theta"], prior, self.max_iter, self.tol
-            )
+            theta, it = problem.solve_map(state["theta"], prior, self.max_iter, tol)
             state["theta"] = theta
             state["n_iter"] += it
             post = problem.posterior(theta, prior, kind)
@@ -396,14 +398,20 @@ class BayesianLogisticRegression(ClassifierMixin, BaseEstimator):
             if abs(new - log_sigma) < _AUTO_FP_TOL:
                 break
             log_sigma = new
-        lo = max(log_sigma - _AUTO_BRACKET, _AUTO_LOG_BOUNDS[0])
-        hi = min(log_sigma + _AUTO_BRACKET, _AUTO_LOG_BOUNDS[1])
-        minimize_scalar(
-            lambda t: -evaluate(t)[2],
-            bounds=(lo, hi),
-            method="bounded",
-            options={"xatol": _AUTO_XATOL},
-        )
+        for _ in range(4):  # move the bracket while the optimum sits on its edge
+            lo = max(log_sigma - _AUTO_BRACKET, _AUTO_LOG_BOUNDS[0])
+            hi = min(log_sigma + _AUTO_BRACKET, _AUTO_LOG_BOUNDS[1])
+            res = minimize_scalar(
+                lambda t: -evaluate(t)[2],
+                bounds=(lo, hi),
+                method="bounded",
+                options={"xatol": _AUTO_XATOL},
+            )
+            log_sigma = float(res.x)
+            at_lo = log_sigma - lo < 10 * _AUTO_XATOL and lo > _AUTO_LOG_BOUNDS[0]
+            at_hi = hi - log_sigma < 10 * _AUTO_XATOL and hi < _AUTO_LOG_BOUNDS[1]
+            if not (at_lo or at_hi):
+                break
         _, theta, post, prior = state["best"]
         return theta, state["n_iter"], post, prior
 
