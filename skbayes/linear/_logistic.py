@@ -10,8 +10,8 @@ from typing import ClassVar
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import LinAlgError, cho_factor, cho_solve, eigh
-from scipy.optimize import minimize, minimize_scalar
-from scipy.special import log_expit, log_softmax
+from scipy.optimize import brentq, minimize
+from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -43,14 +43,9 @@ from ._moderation import (
 
 __all__ = ["BayesianLogisticRegression"]
 
-# prior_scale="auto": MacKay fixed-point iterations and tolerance (on log σ),
-# then a bounded search of the Laplace evidence over log σ within ± bracket.
-_AUTO_MAX_ITER = 30
-_AUTO_FP_TOL = 1e-2
-_AUTO_BRACKET = 1.5
-_AUTO_XATOL = 1e-3
-_AUTO_MAP_TOL = 1e-7
-_AUTO_LOG_BOUNDS = (np.log(1e-4), np.log(1e4))
+# prior_scale="auto": tolerance of the root in log σ and the range of σ.
+_AUTO_XTOL = 1e-10
+_AUTO_LOG_BOUNDS = (float(np.log(1e-6)), float(np.log(1e6)))
 # Rows per block at prediction time are chosen so that a block's temporaries
 # hold about this many floats.
 _PREDICT_BLOCK_ELEMENTS = 2**21
@@ -355,64 +350,74 @@ class BayesianLogisticRegression(ClassifierMixin, BaseEstimator):
         return self
 
     def _fit_auto(self, problem: _Problem, theta: np.ndarray, prior: Prior):
-        """Empirical Bayes for one Gaussian prior scale σ.
+        """Empirical Bayes for one Gaussian prior scale σ (precision α = 1/σ²).
 
-        MacKay's fixed point ``σ² = Σw² / γ``, ``γ = Σ(1 - Σ_jj/σ²)`` gives a
-        starting value; it ignores how the data Hessian moves with the MAP, so
-        a bounded 1-D search in ``log σ`` then maximises the Laplace evidence
-        itself (``prior_scale_`` is the maximiser of
-        ``log_marginal_likelihood_``).
+        MacKay's fixed point ``α = γ / Σw²``, ``γ = Σ(1 - α Σ_jj)``, sets the
+        derivative of the Laplace evidence to zero when the data Hessian is
+        held fixed. Here the Hessian's drift with the MAP is kept,
+        ``γ = n_w - α (tr Σ_ww + tr(Σ dH/dα))`` with ``dŵ/dα = -Σ [w; 0]``,
+        which makes ``α Σw² - γ`` the exact derivative of
+        ``log_marginal_likelihood_`` in ``log σ`` (for ``"full"``). Its root
+        is bracketed (steps doubling in ``log σ``) and found by Brent's
+        method; every MAP on the way is cold-started, so the result is a
+        function of the data alone (reproducible, and equal for repeated
+        rows and integer sample weights).
         """
         kind = "diag" if self.covariance == "diag" else "full"
         n_features = problem.n_features
-        # The evidence depends on the MAP at first order (through log|H|): a
-        # loosely converged MAP makes it noisy, which misleads the search.
-        tol = min(self.tol, _AUTO_MAP_TOL)
-        state = {"theta": theta, "n_iter": 0, "best": None}
+        n_weights = problem.n_rows * n_features
+        tol = self.tol
+        state = {"n_iter": 0}
+        theta0 = theta
 
-        def evaluate(log_sigma: float):
+        def fit_at(log_sigma: float):
             prior = Prior("gaussian", np.full(n_features, np.exp(log_sigma)))
-            theta, it = problem.solve_map(state["theta"], prior, self.max_iter, tol)
-            state["theta"] = theta
+            # Cold start: the MAP at σ is then a function of σ alone, not of
+            # the path of the search (which keeps the search reproducible).
+            theta, it = problem.solve_map(theta0, prior, self.max_iter, tol)
             state["n_iter"] += it
-            post = problem.posterior(theta, prior, kind)
-            log_ml = problem.log_evidence(theta, prior, post)
-            if state["best"] is None or log_ml > state["best"][0]:
-                state["best"] = (log_ml, theta.copy(), post, prior)
-            return theta, post, log_ml
+            return theta, problem.posterior(theta, prior, kind), prior
 
-        log_sigma = np.log(float(prior.scale[0]))
-        for _ in range(_AUTO_MAX_ITER):
-            theta, post, _ = evaluate(log_sigma)
-            cov = post[0]
-            var = np.diag(cov) if cov.ndim == 2 else cov
-            var_w = var.reshape(problem.n_rows, problem.D)[:, :n_features]
+        cache: dict[float, float] = {}
+
+        def slope(log_sigma: float) -> float:
+            """d log evidence / d log σ (cached: Brent re-reads the bracket)."""
+            log_sigma = float(log_sigma)
+            if log_sigma in cache:
+                return cache[log_sigma]
+            theta, post, _ = fit_at(log_sigma)
             coef, _ = problem.split(theta)
-            sigma2 = np.exp(2 * log_sigma)
-            gamma = float(np.sum(1.0 - var_w / sigma2))
-            sq = float(np.sum(coef**2))
-            if gamma <= 0 or sq <= 0:
-                new = _AUTO_LOG_BOUNDS[0]
+            trace_w, drift = problem.evidence_terms(theta, post[0])
+            alpha = np.exp(-2 * log_sigma)
+            gamma = n_weights - alpha * (trace_w + drift)
+            cache[log_sigma] = float(alpha * np.sum(coef**2) - gamma)
+            return cache[log_sigma]
+
+        lo_bound, hi_bound = _AUTO_LOG_BOUNDS
+        a = np.log(float(prior.scale[0]))
+        ga = slope(a)
+        direction = 1.0 if ga > 0 else -1.0  # uphill in log σ
+        step, root = 1.0, None
+        while root is None:
+            b = float(np.clip(a + direction * step, lo_bound, hi_bound))
+            gb = slope(b)
+            if gb == 0.0:
+                root = b
+            elif (gb > 0) != (ga > 0):
+                lo, hi = (a, b) if a < b else (b, a)
+                root = brentq(slope, lo, hi, xtol=_AUTO_XTOL, rtol=_AUTO_XTOL)
+            elif b in (lo_bound, hi_bound):
+                why = "separable data?" if b == hi_bound else "no signal in the data?"
+                warnings.warn(
+                    "prior_scale='auto': the Laplace evidence keeps growing towards "
+                    f"prior_scale={np.exp(b):.3g} ({why}); using it.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+                root = b
             else:
-                new = float(np.clip(0.5 * np.log(sq / gamma), *_AUTO_LOG_BOUNDS))
-            if abs(new - log_sigma) < _AUTO_FP_TOL:
-                break
-            log_sigma = new
-        for _ in range(4):  # move the bracket while the optimum sits on its edge
-            lo = max(log_sigma - _AUTO_BRACKET, _AUTO_LOG_BOUNDS[0])
-            hi = min(log_sigma + _AUTO_BRACKET, _AUTO_LOG_BOUNDS[1])
-            res = minimize_scalar(
-                lambda t: -evaluate(t)[2],
-                bounds=(lo, hi),
-                method="bounded",
-                options={"xatol": _AUTO_XATOL},
-            )
-            log_sigma = float(res.x)
-            at_lo = log_sigma - lo < 10 * _AUTO_XATOL and lo > _AUTO_LOG_BOUNDS[0]
-            at_hi = hi - log_sigma < 10 * _AUTO_XATOL and hi < _AUTO_LOG_BOUNDS[1]
-            if not (at_lo or at_hi):
-                break
-        _, theta, post, prior = state["best"]
+                a, ga, step = b, gb, 2 * step
+        theta, post, prior = fit_at(float(root))
         return theta, state["n_iter"], post, prior
 
     # ------------------------------------------------------------- predict
@@ -434,33 +439,14 @@ class BayesianLogisticRegression(ClassifierMixin, BaseEstimator):
 
     def _row_moments(self, Xb: np.ndarray, full_cov: bool):
         """MAP logits (nb, K') and their covariance (nb, K', K') or var (nb, K')."""
-        mu = linear_predictor(Xb, self.coef_, self.intercept_)
-        K = self.coef_.shape[0]
-        Xa = Xb
-        if self.fit_intercept:
-            Xa = np.hstack([Xb, np.ones((Xb.shape[0], 1))])
-        D = Xa.shape[1]
-        cov = self.coef_cov_
-        if cov.ndim == 1:
-            var = (Xa**2) @ cov.reshape(K, D).T
-            if not full_cov:
-                return mu, var
-            out = np.zeros((Xb.shape[0], K, K))
-            idx = np.arange(K)
-            out[:, idx, idx] = var
-            return mu, out
-        cov4 = cov.reshape(K, D, K, D)
-        if not full_cov:
-            var = np.empty((Xb.shape[0], K))
-            for k in range(K):
-                var[:, k] = np.einsum("nd,nd->n", Xa @ cov4[k, :, k, :], Xa)
-            return mu, np.maximum(var, 0.0)
-        out = np.empty((Xb.shape[0], K, K))
-        for k in range(K):
-            A = (Xa @ cov4[k].reshape(D, K * D)).reshape(-1, K, D)
-            out[:, k, :] = np.einsum("nld,nd->nl", A, Xa)
-        out = 0.5 * (out + out.transpose(0, 2, 1))
-        return mu, out
+        return _logit_moments(
+            Xb,
+            self.coef_,
+            self.intercept_,
+            self.coef_cov_,
+            self.fit_intercept,
+            full_cov,
+        )
 
     def _mc_eps(self) -> np.ndarray:
         rng = np.random.RandomState(self._predictive_seed)
@@ -798,6 +784,51 @@ class _Problem:
         return join_params(coef, b, fi), self._check_result(res, max_iter)
 
     # -------------------------------------------------------- posterior
+    def evidence_terms(self, theta, cov: np.ndarray) -> tuple[float, float]:
+        """``tr Σ_ww`` and ``tr(Σ dH/dα)`` for the evidence fixed point.
+
+        ``dH/dα`` is the drift of the data Hessian as the MAP moves by
+        ``u = dŵ/dα = -Σ [w; 0]``: per row, the third derivative of the
+        log loss along the logit change ``δf = x̃ᵀu`` contracted with the
+        row's logit covariance (binary: ``s p(1-p)(1-2p) δf v``; softmax:
+        ``s (Σ_k S_kk δp_k - 2 pᵀ S δp)`` with ``δp = p ⊙ (δf - pᵀδf)``).
+        """
+        K, d, D = self.n_rows, self.n_features, self.D
+        coef, intercept = self.split(theta)
+        var = np.diag(cov) if cov.ndim == 2 else cov
+        trace_w = float(var.reshape(K, D)[:, :d].sum())
+        g = np.zeros((K, D))
+        g[:, :d] = coef
+        g = g.ravel()
+        u = -(cov @ g if cov.ndim == 2 else cov * g)
+        U = u.reshape(K, D)
+        u_coef, u_int = U[:, :d], (U[:, d] if self.fit_intercept else np.zeros(K))
+        drift = 0.0
+        step = max(1, 2**20 // max(K * K * D, 1))
+        for start in range(0, self.X.shape[0], step):
+            sl = slice(start, start + step)
+            Xb = self.X[sl]
+            Xb = Xb.toarray() if sp.issparse(Xb) else Xb
+            mu, S = _logit_moments(
+                Xb, coef, intercept, cov, self.fit_intercept, full_cov=K > 1
+            )
+            df = linear_predictor(Xb, u_coef, u_int)
+            sw = self.sw[sl]
+            if K == 1:
+                p = expit(mu[:, 0])
+                drift += float(
+                    np.sum(sw * p * (1 - p) * (1 - 2 * p) * df[:, 0] * S[:, 0])
+                )
+            else:
+                P = softmax(mu, axis=1)
+                dp = P * (df - np.sum(P * df, axis=1, keepdims=True))
+                diag_s = np.diagonal(S, axis1=1, axis2=2)
+                t = np.sum(diag_s * dp, axis=1) - 2 * np.einsum(
+                    "nk,nkl,nl->n", P, S, dp
+                )
+                drift += float(sw @ t)
+        return trace_w, drift
+
     def log_evidence(self, theta, prior: Prior, post) -> float:
         """Laplace estimate of ``log p(y | X)`` (flat intercept: density 1)."""
         coef, intercept = self.split(theta)
@@ -808,6 +839,24 @@ class _Problem:
             + 0.5 * n_eff * np.log(2 * np.pi)
             - 0.5 * logdet
         )
+
+    def _null_basis(self, active: np.ndarray, prec: np.ndarray) -> np.ndarray:
+        """Orthonormal exact null directions (P, m) of the softmax Hessian.
+
+        A common shift over classes of one column (intercept, or a feature
+        without prior curvature) whose K entries are all active leaves the
+        likelihood unchanged; the prior does not fix it either.
+        """
+        K, D = self.n_rows, self.D
+        null = []
+        if K > 1:
+            act2, prec2 = active.reshape(K, D), prec.reshape(K, D)
+            for j in range(D):
+                if act2[:, j].all() and not prec2[:, j].any():
+                    v = np.zeros(K * D)
+                    v[j::D] = 1.0 / np.sqrt(K)
+                    null.append(v)
+        return np.array(null).T if null else np.zeros((K * D, 0))
 
     def posterior(self, theta, prior: Prior, kind: str):
         """Laplace approximation at ``theta``.
@@ -839,19 +888,7 @@ class _Problem:
         H[np.diag_indices(P)] += prec
         idx = np.flatnonzero(active)
         Ha = H[np.ix_(idx, idx)]
-        # Exact null directions of the softmax Hessian that the prior leaves
-        # free: a common shift over classes of one column (intercept or
-        # unpenalised feature) whose K entries are all active.
-        null = []
-        if K > 1:
-            act2 = active.reshape(K, D)
-            prec2 = prec.reshape(K, D)
-            for j in range(D):
-                if act2[:, j].all() and not prec2[:, j].any():
-                    v = np.zeros(P)
-                    v[j::D] = 1.0 / np.sqrt(K)
-                    null.append(v[idx])
-        V = np.array(null).T if null else np.zeros((idx.size, 0))
+        V = self._null_basis(active, prec)[idx]
         A = Ha + V @ V.T
         try:
             c, low = cho_factor(A, lower=True, check_finite=False)
@@ -879,6 +916,44 @@ class _Problem:
         cov = np.zeros((P, P))
         cov[np.ix_(idx, idx)] = 0.5 * (cov_a + cov_a.T)
         return cov, logdet, n_eff
+
+
+def _logit_moments(
+    Xb: np.ndarray,
+    coef: np.ndarray,
+    intercept: np.ndarray,
+    cov: np.ndarray,
+    fit_intercept: bool,
+    full_cov: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Logit means (nb, K) and covariances (nb, K, K), or variances (nb, K).
+
+    ``cov`` is the parameter covariance (P, P) or its diagonal (P,), in the
+    class-major order of ``coef_cov_``; ``Xb`` a dense block of rows.
+    """
+    mu = linear_predictor(Xb, coef, intercept)
+    K = coef.shape[0]
+    Xa = np.hstack([Xb, np.ones((Xb.shape[0], 1))]) if fit_intercept else Xb
+    D = Xa.shape[1]
+    if cov.ndim == 1:
+        var = (Xa**2) @ cov.reshape(K, D).T
+        if not full_cov:
+            return mu, var
+        out = np.zeros((Xb.shape[0], K, K))
+        idx = np.arange(K)
+        out[:, idx, idx] = var
+        return mu, out
+    cov4 = cov.reshape(K, D, K, D)
+    if not full_cov:
+        var = np.empty((Xb.shape[0], K))
+        for k in range(K):
+            var[:, k] = np.einsum("nd,nd->n", Xa @ cov4[k, :, k, :], Xa)
+        return mu, np.maximum(var, 0.0)
+    out = np.empty((Xb.shape[0], K, K))
+    for k in range(K):
+        A = (Xa @ cov4[k].reshape(D, K * D)).reshape(-1, K, D)
+        out[:, k, :] = np.einsum("nld,nd->nl", A, Xa)
+    return mu, 0.5 * (out + out.transpose(0, 2, 1))
 
 
 def _warn_if_separable(problem: _Problem, coef, intercept) -> None:
