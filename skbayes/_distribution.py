@@ -49,7 +49,7 @@ class Normal:
     array([1., 2.])
     >>> lo, hi = d.interval(0.95)
     >>> lo.round(3)
-    array([-1.96 , -2.92])
+    array([-1.96, -2.92])
     """
 
     __slots__ = ("_aleatoric_std", "_epistemic_std", "_mean", "_std")
