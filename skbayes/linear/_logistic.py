@@ -87,8 +87,11 @@ class BayesianLogisticRegression(ClassifierMixin, BaseEstimator):
         σ of the Gaussian prior (a standard deviation, not a variance) or b of
         the Laplace prior; one per feature with an array. ``"auto"`` sets a
         single σ by maximising the Laplace-approximate marginal likelihood
-        (MacKay's fixed point ``σ² = Σw² / γ``, ``γ = Σ(1 - Σ_jj/σ²)``);
-        Gaussian prior only.
+        (empirical Bayes): the stationarity condition of MacKay's fixed point
+        ``σ² = Σw² / γ``, ``γ = Σ(1 - Σ_jj/σ²)``, corrected for the drift of
+        the data Hessian with the MAP and solved by bracketing and Brent's
+        method; Gaussian prior only. Searched within [1e-6, 1e6], with a
+        warning when the evidence keeps growing towards either end.
     fit_intercept : bool, default=True
         Whether to fit an (unpenalised) intercept.
     covariance : {"full", "diag"} or None, default="full"
@@ -150,7 +153,7 @@ class BayesianLogisticRegression(ClassifierMixin, BaseEstimator):
         prior taken with density 1); None when ``covariance=None`` and the
         scale is not ``"auto"``.
     n_iter_ : int
-        Optimiser iterations (summed over the evidence fixed point).
+        Optimiser iterations (summed over the fits of the ``"auto"`` search).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
