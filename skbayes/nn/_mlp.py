@@ -324,6 +324,11 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseEstimator):
                 _tensor(sw[val_idx], device),
             )
             Xs, ys, sw = Xs[train_idx], ys[train_idx], sw[train_idx]
+            if not np.any(sw > 0):
+                raise ValueError(
+                    "sample_weight is zero on every training row left after the "
+                    "early_stopping split; use early_stopping=False or other weights."
+                )
             if history["validation_scores"] is None:
                 history["validation_scores"] = []
 
