@@ -16,7 +16,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Lasso
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _assert_all_finite,
+    check_is_fitted,
+    validate_data,
+)
 
 from .._base import PredictiveRegressorMixin, gaussian_interval
 from .._distribution import Normal
@@ -240,9 +244,9 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
             sw = check_sample_weight(sample_weight, X, dtype=np.float64)
             prior, auto = self._resolve_prior(X.shape[1])
             if not sp.issparse(X) and X.shape[1] > X.shape[0]:
-                stats = CentredRows.from_data(X, y, sw)
+                stats = self._checked_stats(CentredRows, X, y, sw)
             else:
-                stats = SuffStats.from_data(X, y, sw)
+                stats = self._checked_stats(SuffStats, X, y, sw)
             self._fit_stats(stats, prior, auto)
         return self
 
@@ -272,13 +276,16 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
             X, y = self._validate_Xy(X, y, reset=first)
             sw = check_sample_weight(sample_weight, X, dtype=np.float64)
             prior, auto = self._resolve_prior(X.shape[1])
-            stats = SuffStats.from_data(X, y, sw)
+            stats = self._checked_stats(SuffStats, X, y, sw)
             if not first:
                 stats = self._stats.to_suffstats().merge(stats)
             self._fit_stats(stats, prior, auto)
         return self
 
     def _validate_Xy(self, X, y, *, reset: bool):
+        # X's NaN/inf check is deferred to _checked_stats: it is a full pass
+        # over X (~10% of the X.T @ X floor), and any NaN or inf in X reaches
+        # the statistics anyway.
         return validate_data(
             self,
             X,
@@ -287,7 +294,25 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
             accept_sparse=("csr", "csc"),
             dtype=(np.float64, np.float32),
             y_numeric=True,
+            ensure_all_finite=False,
         )
+
+    def _checked_stats(self, kind, X, y, sw):
+        """``kind.from_data(X, y, sw)``, with scikit-learn's error on NaN/inf in X."""
+        if sp.issparse(X):
+            _assert_all_finite(
+                X.data, input_name="X", estimator_name=type(self).__name__
+            )
+        stats = kind.from_data(X, y, sw)
+        big = stats.scatter if isinstance(stats, SuffStats) else stats.rows
+        if not (np.all(np.isfinite(stats.mean)) and np.all(np.isfinite(big))):
+            # Same message as validate_data would have given.
+            _assert_all_finite(X, input_name="X", estimator_name=type(self).__name__)
+            raise ValueError(
+                "The sufficient statistics overflowed: X or y has values too "
+                "large for float64 products; rescale them."
+            )
+        return stats
 
     def _resolve_prior(self, n_features: int) -> tuple[Prior, bool]:
         return resolve_prior(

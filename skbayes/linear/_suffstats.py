@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg.blas import dsyrk as _syrk
 
 __all__ = ["CentredRows", "SuffStats"]
 
@@ -93,7 +94,9 @@ class SuffStats:
         # symmetric rank-k update (syrk, Z.T @ Z) gives XᵀWX, XᵀWy, yᵀWy and
         # the column sums Σ s (z - c) at once; copy and shift are one pass.
         Z = np.empty((min(block, n), d + 2))
-        acc = np.zeros((d + 2, d + 2))
+        # BLAS syrk accumulating in place (beta=1): no (d+2)² temporary and no
+        # symmetrising copy per block; only the upper triangle is formed.
+        acc = np.zeros((d + 2, d + 2), order="F")
         for start in range(0, n, block):
             stop = min(start + block, n)
             Zb = Z[: stop - start]
@@ -102,7 +105,9 @@ class SuffStats:
             Zb[:, d + 1] = 1.0
             if not unit:
                 Zb *= np.sqrt(s[start:stop])[:, None]
-            acc += Zb.T @ Zb
+            # Zb.T is a Fortran-ordered (d+2, m) view: acc += Zb.T @ Zb.
+            acc = _syrk(1.0, Zb.T, beta=1.0, c=acc, trans=0, overwrite_c=1)
+        acc = np.triu(acc) + np.triu(acc, 1).T
         total = float(s.sum())
         if total == 0.0:
             return cls(0.0, np.zeros(d + 1), np.zeros((d + 1, d + 1)), n)
