@@ -17,25 +17,11 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skbayes import GaussianLinearRegression, Normal
 from skbayes.linear._suffstats import CentredRows, SuffStats
 
-VARIANTS = [
-    GaussianLinearRegression(),
-    GaussianLinearRegression(prior_scale="auto"),
-    GaussianLinearRegression(prior="laplace", prior_scale=0.5),
-    GaussianLinearRegression(prior=None),
-    GaussianLinearRegression(prior=None, noise_scale=1.0),
-    GaussianLinearRegression(fit_intercept=False, noise_scale=0.5),
-    GaussianLinearRegression(prior="laplace", prior_scale=0.1, noise_scale=0.3),
-]
-
-
-@parametrize_with_checks(VARIANTS)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
+# scikit-learn's estimator checks over the variants live in tests/test_common.py.
 
 
 def _data(n=300, d=5, *, seed=0, offset=3.0, noise=0.3, weights=False):

@@ -18,7 +18,6 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils.estimator_checks import parametrize_with_checks
 from threadpoolctl import threadpool_limits
 
 from skbayes import BayesianLogisticRegression, Normal
@@ -94,19 +93,7 @@ def _gauss_hermite_sigmoid(mu, s, n_points=80):
     return (p * w).sum(-1) / np.sqrt(np.pi), (p**2 * w).sum(-1) / np.sqrt(np.pi)
 
 
-# ---------------------------------------------------- scikit-learn checks
-@parametrize_with_checks(
-    [
-        BLR(),
-        BLR(
-            prior="laplace", covariance="diag", predictive="mc", n_predictive_samples=50
-        ),
-        BLR(prior=None, class_weight="balanced", predictive="map"),
-        BLR(prior_scale="auto", covariance=None),
-    ]
-)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
+# scikit-learn's estimator checks over the variants live in tests/test_common.py.
 
 
 # ------------------------------------------------------- MAP identities
