@@ -11,21 +11,10 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning, NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 torch = pytest.importorskip("torch")
 
 from skbayes import Normal, StochasticMLPRegressor  # noqa: E402
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    # Tests only: small networks run faster on one thread of a shared machine.
-    # (The library itself never sets torch's thread count.)
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _small(**kw):
@@ -54,19 +43,7 @@ def _fit_quiet(est, *args, **kw):
         return est.fit(*args, **kw)
 
 
-@parametrize_with_checks(
-    [_small(), _small(early_stopping=True)],
-    expected_failed_checks=lambda est: {
-        "check_sample_weight_equivalence_on_dense_data": (
-            "Minibatch SGD: a row of weight 2 and two copies of the row are "
-            "equivalent in expectation, not bit for bit (different minibatches)."
-        )
-    },
-)
-def test_sklearn_compatible(estimator, check):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        check(estimator)
+# scikit-learn's estimator checks live in tests/test_common.py.
 
 
 def test_import_skbayes_does_not_import_torch():
