@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
+from _doubles import REGRESSORS, DistRidge
 from numpy.testing import assert_allclose
-from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
-from sklearn.linear_model import BayesianRidge, LinearRegression
+from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import (
@@ -21,63 +19,14 @@ from sklearn.preprocessing import (
     RobustScaler,
     StandardScaler,
 )
-from sklearn.utils.validation import check_is_fitted
 
 import skbayes
-from skbayes import Normal, predict_dist
-
-
-class _DistRidge(RegressorMixin, BaseEstimator):
-    """BayesianRidge with a predict_dist that splits epistemic and aleatoric."""
-
-    def __init__(self, lambda_1=1e-6):
-        self.lambda_1 = lambda_1
-
-    def fit(self, X, y, sample_weight=None):
-        self.model_ = BayesianRidge(lambda_1=self.lambda_1).fit(X, y, sample_weight)
-        self.n_features_in_ = self.model_.n_features_in_
-        return self
-
-    def predict(self, X):
-        check_is_fitted(self)
-        return self.model_.predict(X)
-
-    def predict_dist(self, X):
-        check_is_fitted(self)
-        mean, std = self.model_.predict(X, return_std=True)
-        aleatoric = np.full_like(std, 1.0 / np.sqrt(self.model_.alpha_))
-        epistemic = np.sqrt(np.maximum(std**2 - aleatoric**2, 0.0))
-        return Normal(mean, std, epistemic_std=epistemic, aleatoric_std=aleatoric)
-
-
-def _has_module(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
-
-
-def _make_double():
-    return _DistRidge(), {"lambda_1": [1e-6, 1.0]}
-
-
-def _make_gaussian():
-    from skbayes import GaussianLinearRegression
-
-    return GaussianLinearRegression(), {"prior_scale": [0.1, 10.0]}
-
-
-REGRESSORS = [
-    pytest.param(_make_double, id="double"),
-    pytest.param(
-        _make_gaussian,
-        id="GaussianLinearRegression",
-        marks=pytest.mark.skipif(
-            not _has_module("skbayes.linear._gaussian"),
-            reason="GaussianLinearRegression not written yet",
-        ),
-    ),
-]
+from skbayes import (
+    BayesianLogisticRegression,
+    Normal,
+    StochasticMLPRegressor,
+    predict_dist,
+)
 
 
 def _data(n=50, seed=0):
@@ -144,11 +93,11 @@ def test_search(make, search_cls):
 
 def test_search_without_refit_and_unfitted():
     X, y = _data()
-    search = GridSearchCV(_DistRidge(), {"lambda_1": [1e-6, 1.0]}, refit=False, cv=3)
+    search = GridSearchCV(DistRidge(), {"lambda_1": [1e-6, 1.0]}, refit=False, cv=3)
     search.fit(X, y)
     with pytest.raises(AttributeError, match="refit=False"):
         predict_dist(search, X)
-    unfitted = GridSearchCV(_DistRidge(), {"lambda_1": [1e-6, 1.0]})
+    unfitted = GridSearchCV(DistRidge(), {"lambda_1": [1e-6, 1.0]})
     with pytest.raises(NotFittedError):
         predict_dist(unfitted, X)
 
@@ -186,7 +135,7 @@ def test_transformed_target_affine(make, kwargs):
 
 def test_transformed_target_std_scaling_and_parts():
     X, y = _data()
-    ttr = TransformedTargetRegressor(_DistRidge(), transformer=StandardScaler())
+    ttr = TransformedTargetRegressor(DistRidge(), transformer=StandardScaler())
     ttr.fit(X, y)
     inner = ttr.regressor_.predict_dist(X)
     dist = predict_dist(ttr, X)
@@ -209,7 +158,7 @@ def test_transformed_target_std_scaling_and_parts():
 )
 def test_transformed_target_non_affine(kwargs):
     X, y = _data()
-    ttr = TransformedTargetRegressor(_DistRidge(), check_inverse=False, **kwargs)
+    ttr = TransformedTargetRegressor(DistRidge(), check_inverse=False, **kwargs)
     ttr.fit(X, y)
     with pytest.raises(ValueError, match="not a known affine map"):
         predict_dist(ttr, X)
@@ -218,7 +167,7 @@ def test_transformed_target_non_affine(kwargs):
 def test_transformed_target_unfitted():
     X, _ = _data()
     with pytest.raises(NotFittedError):
-        predict_dist(TransformedTargetRegressor(_DistRidge()), X)
+        predict_dist(TransformedTargetRegressor(DistRidge()), X)
 
 
 @pytest.mark.parametrize("make", REGRESSORS)
@@ -260,13 +209,7 @@ def test_no_predictive_distribution(estimator):
         predict_dist(TransformedTargetRegressor(estimator).fit(X, y), X)
 
 
-@pytest.mark.skipif(
-    not _has_module("skbayes.linear._logistic"),
-    reason="BayesianLogisticRegression not written yet",
-)
 def test_classifier_in_pipeline_and_search():
-    from skbayes import BayesianLogisticRegression
-
     X, y = _data()
     y = (y > np.median(y)).astype(int)
     pipe = make_pipeline(StandardScaler(), BayesianLogisticRegression()).fit(X, y)
@@ -279,15 +222,9 @@ def test_classifier_in_pipeline_and_search():
     _assert_same_dist(predict_dist(search, X), predict_dist(search.best_estimator_, X))
 
 
-@pytest.mark.skipif(
-    not (_has_module("skbayes.nn._mlp") and _has_module("torch")),
-    reason="StochasticMLPRegressor or torch not available",
-)
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_stochastic_mlp_in_pipeline_inside_ttr():
-    from skbayes import StochasticMLPRegressor
-
     X, y = _data()
     mlp = StochasticMLPRegressor(
         hidden_layer_sizes=(8,), max_iter=3, n_predict_samples=5, random_state=0

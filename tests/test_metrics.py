@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import pickle
 
 import numpy as np
 import pytest
 import sklearn
+from _doubles import REGRESSORS, DistRidge
 from numpy.testing import assert_allclose
 from scipy import integrate, stats
-from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.base import clone
 from sklearn.calibration import calibration_curve
 from sklearn.exceptions import UnsetMetadataPassedError
-from sklearn.linear_model import BayesianRidge, LinearRegression, LogisticRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.validation import check_is_fitted
 
 from skbayes import Normal
 from skbayes.metrics import (
@@ -33,57 +32,6 @@ from skbayes.metrics import (
     pit,
     regression_calibration_error,
 )
-
-
-# --------------------------------------------------------------------------
-# A test double: sklearn's BayesianRidge with a predict_dist, and the real
-# skbayes estimators as soon as they exist.
-class _DistRidge(RegressorMixin, BaseEstimator):
-    def __init__(self, lambda_1=1e-6):
-        self.lambda_1 = lambda_1
-
-    def fit(self, X, y, sample_weight=None):
-        self.model_ = BayesianRidge(lambda_1=self.lambda_1).fit(X, y, sample_weight)
-        self.n_features_in_ = self.model_.n_features_in_
-        return self
-
-    def predict(self, X):
-        check_is_fitted(self)
-        return self.model_.predict(X)
-
-    def predict_dist(self, X):
-        check_is_fitted(self)
-        return Normal(*self.model_.predict(X, return_std=True))
-
-
-def _has_module(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
-
-
-def _make_double():
-    return _DistRidge(), {"lambda_1": [1e-6, 1.0]}
-
-
-def _make_gaussian():
-    from skbayes import GaussianLinearRegression
-
-    return GaussianLinearRegression(), {"prior_scale": [0.1, 10.0]}
-
-
-REGRESSORS = [
-    pytest.param(_make_double, id="double"),
-    pytest.param(
-        _make_gaussian,
-        id="GaussianLinearRegression",
-        marks=pytest.mark.skipif(
-            not _has_module("skbayes.linear._gaussian"),
-            reason="GaussianLinearRegression not written yet",
-        ),
-    ),
-]
 
 
 def _regression_data(n=60, seed=0):
@@ -424,7 +372,7 @@ def test_scorers_in_grid_search_with_two_jobs(make):
 
 def test_make_dist_scorer():
     X, y = _regression_data()
-    est = _DistRidge().fit(X, y)
+    est = DistRidge().fit(X, y)
     coverage = make_dist_scorer(interval_coverage, confidence=0.5)
     assert coverage(est, X, y) == pytest.approx(
         interval_coverage(y, est.predict_dist(X), confidence=0.5)
@@ -453,7 +401,7 @@ def test_make_dist_scorer():
 )
 def test_scorers_pickle(scorer):
     X, y = _regression_data()
-    est = _DistRidge().fit(X, y)
+    est = DistRidge().fit(X, y)
     clone = pickle.loads(pickle.dumps(scorer))
     assert clone(est, X, y) == scorer(est, X, y)
 

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from _doubles import REGRESSORS
 from numpy.testing import assert_allclose
 from scipy import stats
-from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.calibration import CalibrationDisplay
-from sklearn.linear_model import BayesianRidge, LogisticRegression
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.validation import check_is_fitted
 
-from skbayes import Normal
+from skbayes import BayesianLogisticRegression, Normal
 from skbayes.metrics import (
     expected_calibration_error,
     interval_calibration_curve,
@@ -34,47 +32,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 def _close_figures():
     yield
     plt.close("all")
-
-
-class RidgeWithDist(RegressorMixin, BaseEstimator):
-    def fit(self, X, y):
-        self.model_ = BayesianRidge().fit(X, y)
-        self.n_features_in_ = self.model_.n_features_in_
-        return self
-
-    def predict(self, X):
-        check_is_fitted(self)
-        return self.model_.predict(X)
-
-    def predict_dist(self, X):
-        check_is_fitted(self)
-        return Normal(*self.model_.predict(X, return_std=True))
-
-
-def _has_module(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
-
-
-def _make_gaussian():
-    from skbayes import GaussianLinearRegression
-
-    return GaussianLinearRegression()
-
-
-REGRESSORS = [
-    pytest.param(RidgeWithDist, id="double"),
-    pytest.param(
-        _make_gaussian,
-        id="GaussianLinearRegression",
-        marks=pytest.mark.skipif(
-            not _has_module("skbayes.linear._gaussian"),
-            reason="GaussianLinearRegression not written yet",
-        ),
-    ),
-]
 
 
 def _data(n=40, n_features=1, seed=0):
@@ -150,7 +107,7 @@ def test_ordered_from_predictions_error_bars():
 @pytest.mark.parametrize("make", REGRESSORS)
 def test_band_from_estimator(make):
     X, y = _data()
-    est = make().fit(X, y)
+    est = make()[0].fit(X, y)
     fig, ax = plt.subplots()
     disp = PredictiveBandDisplay.from_estimator(est, X, y, ax=ax)
     assert disp.ax_ is ax and disp.figure_ is fig
@@ -167,14 +124,14 @@ def test_band_from_estimator(make):
 @pytest.mark.parametrize("make", REGRESSORS)
 def test_from_estimator_many_features_pipeline_and_grid(make):
     X, y = _data(n_features=3)
-    pipe = make_pipeline(StandardScaler(), make()).fit(X, y)
+    pipe = make_pipeline(StandardScaler(), make()[0]).fit(X, y)
     disp = PredictiveBandDisplay.from_estimator(pipe, X, y)
     assert disp.kind == "ordered"
     assert disp.estimator_name == "Pipeline"
     assert_allclose(np.sort(disp.line_.get_ydata()), np.sort(pipe.predict(X)))
     # a grid without targets over one feature: no scatter
     X1, y1 = _data()
-    est = make().fit(X1, y1)
+    est = make()[0].fit(X1, y1)
     grid = np.linspace(-3, 3, 50).reshape(-1, 1)
     disp = PredictiveBandDisplay.from_estimator(est, grid, kind="band")
     assert disp.scatter_ is None
@@ -229,7 +186,7 @@ def test_interval_calibration_from_predictions():
 @pytest.mark.parametrize("make", REGRESSORS)
 def test_interval_calibration_from_estimator(make):
     X, y = _data(n_features=2)
-    est = make().fit(X, y)
+    est = make()[0].fit(X, y)
     fig, ax = plt.subplots()
     disp = IntervalCalibrationDisplay.from_estimator(
         est, X, y, confidence_levels=[0.5, 0.8], ref_line=False, ax=ax, color="r"
@@ -246,28 +203,11 @@ def test_interval_calibration_from_estimator(make):
 
 # --------------------------------------------------------------------------
 # reliability diagram: scikit-learn's CalibrationDisplay as is
-def _make_logistic_double():
-    return LogisticRegression()
-
-
-def _make_blr():
-    from skbayes import BayesianLogisticRegression
-
-    return BayesianLogisticRegression()
-
-
 @pytest.mark.parametrize(
     "make",
     [
-        pytest.param(_make_logistic_double, id="double"),
-        pytest.param(
-            _make_blr,
-            id="BayesianLogisticRegression",
-            marks=pytest.mark.skipif(
-                not _has_module("skbayes.linear._logistic"),
-                reason="BayesianLogisticRegression not written yet",
-            ),
-        ),
+        pytest.param(LogisticRegression, id="double"),
+        pytest.param(BayesianLogisticRegression, id="BayesianLogisticRegression"),
     ],
 )
 def test_reliability_diagram_with_sklearn_calibration_display(make):
