@@ -343,6 +343,71 @@ def test_statistics_are_stable_far_from_zero(weighted):
     assert_allclose(online.coef_, ref.coef_, rtol=1e-7)
 
 
+def _spy_shifted_path(monkeypatch):
+    """Record the rows each call of the stable (shifted-copy) path receives."""
+    rows = []
+    shifted = SuffStats._from_shifted_blocks
+
+    def spy(X, y, s, unit):
+        rows.append(len(X))
+        return shifted(X, y, s, unit)
+
+    monkeypatch.setattr(SuffStats, "_from_shifted_blocks", staticmethod(spy))
+    return rows
+
+
+def _assert_same_stats(a, b, rtol):
+    # scatter entries relative to √(M_ii M_jj), the scale of their rounding
+    scale = np.sqrt(np.outer(np.diag(b.scatter), np.diag(b.scatter)))
+    assert np.max(np.abs(a.scatter - b.scatter) / scale) < rtol
+    std = np.sqrt(np.diag(b.scatter) / b.sum_weight)
+    assert np.all(np.abs(a.mean - b.mean) <= rtol * (np.abs(b.mean) + std))
+    assert a.sum_weight == b.sum_weight and a.n_samples == b.n_samples
+
+
+def test_raw_and_shifted_paths_agree_near_zero(monkeypatch):
+    # Unweighted float64 rows a few std off 0 (features and y) take the raw
+    # moments read off X in place; they match the shifted copies to ~1e-12.
+    rng = np.random.default_rng(5)
+    n, d = 20_000, 6  # several blocks
+    X = rng.normal(size=(n, d)) * rng.uniform(0.5, 2, d) + rng.uniform(-5, 5, d)
+    y = X @ rng.normal(size=d) + 2.0 + rng.normal(size=n)
+    ones = np.ones(n)
+    shifted_rows = _spy_shifted_path(monkeypatch)
+    raw = SuffStats.from_data(X, y, ones)
+    assert shifted_rows == []
+    shifted = SuffStats._from_shifted_blocks(X, y, ones, True)
+    _assert_same_stats(raw, shifted, rtol=1e-12)
+    # and end to end: an F-ordered X is copied (shifted), a C-ordered one is not
+    a = GaussianLinearRegression(prior_scale="auto").fit(X, y)
+    assert shifted_rows == [n]
+    b = GaussianLinearRegression(prior_scale="auto").fit(np.asfortranarray(X), y)
+    assert shifted_rows == [n, n]
+    _assert_same_model(a, b, rtol=1e-9)
+
+
+@pytest.mark.parametrize("where", ["x", "y", "drift"])
+def test_data_far_from_zero_take_the_stable_path(monkeypatch, where):
+    rng = np.random.default_rng(6)
+    n, d = 20_000, 4
+    X = rng.normal(size=(n, d))
+    y = X @ rng.normal(size=d) + rng.normal(size=n)
+    if where == "x":
+        X[:, 2] += 1e6
+    elif where == "y":
+        y += 1e4  # 11 std would already do
+    else:  # a jump after 100 rows: the probe of the first rows (100 at 0, the
+        # rest at 1e6) sees |mean| / std = √1.6, the batch √199: raw pass redone
+        X[100:, 1] += 1e6
+    shifted_rows = _spy_shifted_path(monkeypatch)
+    stats = SuffStats.from_data(X, y, np.ones(n))
+    assert shifted_rows == [n]
+    # exactly the stable statistics, whichever way the path was chosen
+    expected = SuffStats._from_shifted_blocks(X, y, np.ones(n), True)
+    assert_allclose(stats.scatter, expected.scatter, rtol=0)
+    assert_allclose(stats.mean, expected.mean, rtol=0)
+
+
 def test_partial_fit_continues_after_fit_and_refit_forgets():
     X, y, _ = _data(n=200)
     est = GaussianLinearRegression().fit(X[:100], y[:100]).partial_fit(X[100:], y[100:])
