@@ -29,7 +29,7 @@ lin = linear.predict_dist(splines.transform(grid))
 
 # "After": the stochastic MLP predicts a distribution for every x.
 mlp = StochasticMLPRegressor(
-    hidden_layer_sizes=(32,), learning_rate_init=1e-2, max_iter=100, random_state=0
+    hidden_layer_sizes=(32,), learning_rate_init=1e-2, max_iter=300, random_state=0
 ).fit(X, y)
 dist = mlp.predict_dist(grid)
 
