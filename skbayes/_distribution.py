@@ -171,7 +171,8 @@ class Normal:
 
         Returns
         -------
-        samples : ndarray of shape (n_samples, *shape)
+        samples : ndarray of shape (n_samples, ...)
+            The leading axis indexes the draws; the rest is :attr:`shape`.
         """
         if int(n_samples) != n_samples or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer; got {n_samples}.")

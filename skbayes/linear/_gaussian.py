@@ -57,8 +57,7 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
         flat prior, ordinary least squares with its exact flat-prior
         posterior; when ``XᵀWX`` is singular it warns and keeps the
         minimum-norm solution and the posterior of the identifiable part.
-    prior_scale : float, array-like of shape (n_features,) or "auto", \
-            default=1.0
+    prior_scale : float, array-like of shape (n_features,) or "auto", default=1.0
         Standard deviation ``σ_w`` of the Gaussian prior, or scale ``b`` of
         the Laplace prior, one for all features or one per feature.
         ``"auto"`` (Gaussian prior only) sets one ``σ_w`` by maximising the

@@ -156,7 +156,7 @@ class BayesianLogisticRegression(ClassifierMixin, BaseEstimator):
         Optimiser iterations (summed over the fits of the ``"auto"`` search).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
 
     See Also
@@ -606,7 +606,7 @@ class BayesianLogisticRegression(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        lower, upper : ndarray of shape coef_.shape
+        lower, upper : ndarray of the shape of `coef_`
             Weights at exactly zero (Laplace prior) get ``[0, 0]``.
         """
         _require_covariance(self, "coef_interval")
@@ -627,8 +627,9 @@ class BayesianLogisticRegression(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        coef : ndarray of shape (n_samples, *coef_.shape)
-        intercept : ndarray of shape (n_samples, *intercept_.shape)
+        coef : ndarray of shape (n_samples, n_rows, n_features)
+            ``n_rows`` is ``coef_.shape[0]`` (1 for binary, K for multiclass).
+        intercept : ndarray of shape (n_samples, n_rows)
             Equal to ``intercept_`` (zeros) without intercept.
         """
         _require_covariance(self, "sample_posterior")
