@@ -3,7 +3,12 @@
 For each data set and standard 90/10 split (from ``../shared/data/uci``, see
 its README) the script fits, on the same arrays and in the same run:
 
-* ``StochasticMLPRegressor`` with its default hyperparameters;
+* ``StochasticMLPRegressor``: per split, one network chosen on the training
+  split only between its defaults (one hidden layer of 50) and two hidden
+  layers of 50 (``SELECTION_GRID``), by NLL on the estimator's own inner
+  validation split (10% of the training rows, the one its early stopping
+  uses); the deeper one only when better by more than 2 paired standard
+  errors. No ensemble of the grid (``--no-select``: plain defaults);
 * scikit-learn's ``MLPRegressor`` (defaults, ``hidden_layer_sizes=(50,)``) on
   standardised inputs and target, with a homoscedastic Gaussian σ set to the
   RMS of its training residuals.
@@ -23,6 +28,7 @@ Usage::
     python benchmarks/bench_uci.py                 # all sets, all 20 splits
     python benchmarks/bench_uci.py --splits 5      # first 5 splits of each
     python benchmarks/bench_uci.py --quick         # smoke run (CI)
+    python benchmarks/bench_uci.py --no-select     # estimator defaults only
     python benchmarks/bench_uci.py --datasets yacht energy --set max_iter=500
 """
 
@@ -53,6 +59,7 @@ except ImportError:  # running from a checkout without installing
     import skbayes
     from skbayes import StochasticMLPRegressor
 
+from skbayes.nn._mlp import _validation_split
 from skbayes.nn._modules import StochasticMLP, gaussian_nll, prior_penalty
 
 DATASETS = [
@@ -65,6 +72,16 @@ DATASETS = [
 ]
 PEERS = ["PBP", "MC dropout (2016)", "Deep Ensembles (M=5)", "NGBoost"]
 EPOCH_GOAL = 1.2
+# Per-split model selection, on the training split only. Each candidate is
+# fitted with the estimator's own early stopping (its inner validation split,
+# 10% of the training rows, the same rows for every candidate) and kept as
+# fitted: one network, no ensemble of the grid and no refit. The first
+# candidate (the defaults) is kept unless another has a smaller validation NLL
+# by more than SELECT_N_SE paired standard errors (over the validation rows)
+# -- a k-s.e. rule that prefers the smaller network when the validation split
+# cannot tell them apart. Candidates override the estimator's defaults.
+SELECTION_GRID = [{}, {"hidden_layer_sizes": (50, 50)}]
+SELECT_N_SE = 2.0
 DEFAULT_DATA_DIR = (
     Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "uci"
 )
@@ -119,6 +136,36 @@ def fit_skbayes(X, y, Xt, seed, params):
     fit_time = time.perf_counter() - t0
     mean, std = est.predict_dist(Xt)
     return mean, std, fit_time, est.n_iter_
+
+
+def fit_selected(X, y, Xt, seed, params, grid):
+    """Fit every candidate of ``grid``; predict with the one selected.
+
+    Only the training split is looked at: per-row NLLs on the estimator's
+    inner validation rows (``early_stopping``'s split). The fit time is that of
+    the whole grid. Returns the index of the chosen candidate too.
+    """
+    if not grid:
+        return (*fit_skbayes(X, y, Xt, seed, params), None)
+    fits, val_nll = [], []
+    t0 = time.perf_counter()
+    for cand in grid:
+        est = StochasticMLPRegressor(random_state=seed, **{**params, **cand})
+        est.fit(X, y)
+        fits.append(est)
+    fit_time = time.perf_counter() - t0
+    for est in fits:
+        _, val_idx = _validation_split(len(X), est.validation_fraction, est._seeds[2])
+        m, s = est.predict_dist(X[val_idx])
+        val_nll.append(-stats.norm.logpdf(y[val_idx], loc=m, scale=s))
+    best = 0
+    for j in range(1, len(grid)):
+        diff = val_nll[j] - val_nll[best]
+        se = diff.std(ddof=1) / np.sqrt(len(diff))
+        if diff.mean() < -SELECT_N_SE * se:
+            best = j
+    mean, std = fits[best].predict_dist(Xt)
+    return mean, std, fit_time, fits[best].n_iter_, best
 
 
 def fit_mlp(X, y, Xt, seed):
@@ -226,6 +273,11 @@ def main(argv=None) -> int:
         help="override a StochasticMLPRegressor default (for exploring only)",
     )
     parser.add_argument("--no-timing", action="store_true")
+    parser.add_argument(
+        "--no-select",
+        action="store_true",
+        help="plain defaults, no per-split selection over SELECTION_GRID",
+    )
     args = parser.parse_args(argv)
 
     params = {}
@@ -247,7 +299,13 @@ def main(argv=None) -> int:
 
     print(header())
     print(f"data: {data_dir}")
+    grid = [] if args.no_select else SELECTION_GRID
     print(f"StochasticMLPRegressor: defaults{' + ' + str(params) if params else ''}")
+    if grid:
+        print(
+            "  per split, the candidate with the smallest inner-validation NLL "
+            f"(training split only) among {grid}"
+        )
     print()
 
     rows = []
@@ -266,6 +324,7 @@ def main(argv=None) -> int:
                     "sk_nll",
                     "sk_t",
                     "sk_it",
+                    "sk_pick",
                     "mlp_rmse",
                     "mlp_nll",
                     "mlp_t",
@@ -273,7 +332,8 @@ def main(argv=None) -> int:
             }
             for k in range(n_splits):
                 X, y, Xt, yt = load_split(data_dir, name, k)
-                m, s, t, it = fit_skbayes(X, y, Xt, k, params)
+                m, s, t, it, pick = fit_selected(X, y, Xt, k, params, grid)
+                res["sk_pick"].append(pick)
                 res["sk_rmse"].append(rmse(yt, m))
                 res["sk_nll"].append(nll(yt, m, s))
                 res["sk_t"].append(t)
@@ -287,7 +347,12 @@ def main(argv=None) -> int:
                 f"  {name}: {n_splits} splits, NLL {fmt(res['sk_nll'])} "
                 f"(MLPRegressor {fmt(res['mlp_nll'])}), "
                 f"{np.mean(res['sk_t']):.1f} s/fit, "
-                f"{np.mean(res['sk_it']):.0f} epochs",
+                f"{np.mean(res['sk_it']):.0f} epochs"
+                + (
+                    f", picks {np.bincount(res['sk_pick'], minlength=len(grid))}"
+                    if grid
+                    else ""
+                ),
                 file=sys.stderr,
                 flush=True,
             )
@@ -319,6 +384,11 @@ def main(argv=None) -> int:
         "*published numbers (20 splits), read from the data README; not computed "
         "here. Comparisons at their precision (2 decimals).\n"
     )
+    if grid:
+        for name, _, res in rows:
+            counts = np.bincount(res["sk_pick"], minlength=len(grid))
+            print(f"- {name}: candidate picked per split {counts.tolist()}")
+        print("(fit time below is that of the whole grid)\n")
 
     print("### Test RMSE (original units) and fit time, mean ± s.e.\n")
     print(
@@ -348,6 +418,8 @@ def main(argv=None) -> int:
     print("|---|---:|---:|---:|---:|---:|")
     timing_sets = ["yacht"] if args.quick else ["concrete", "kin8nm", "power-plant"]
     n_epochs = 20 if args.quick else 10  # fit setup is amortised over these
+    # Time the largest network of the grid.
+    params = {**params, **(grid[-1] if grid else {})}
     defaults = StochasticMLPRegressor(**params).get_params()
     with threadpool_limits(1):
         for name in timing_sets:
