@@ -303,8 +303,9 @@ def main(argv=None) -> int:
     print(f"StochasticMLPRegressor: defaults{' + ' + str(params) if params else ''}")
     if grid:
         print(
-            "  per split, the candidate with the smallest inner-validation NLL "
-            f"(training split only) among {grid}"
+            f"  per split, one of {grid} chosen on the inner validation split "
+            f"(training split only): the first unless another's NLL is lower by "
+            f"> {SELECT_N_SE:g} paired s.e."
         )
     print()
 
