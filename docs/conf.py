@@ -8,7 +8,6 @@ runs each one during the build and inserts the figures it draws.
 from __future__ import annotations
 
 import os
-import re
 import sys
 import warnings
 
@@ -88,36 +87,3 @@ html_theme_options = {
 
 # Example scripts call plt.show() so that they also work from a terminal.
 warnings.filterwarnings("ignore", message=".*non-interactive.*", category=UserWarning)
-
-
-# -- Docstring markup that Python's help() tolerates but reStructuredText does not --
-# Two patterns seen in the estimators' docstrings, repaired before numpydoc parses them
-# (and reported upstream, so the docstrings get fixed at the source too):
-# * a backslash line continuation inside a raw (r"""...""") docstring, which Python
-#   keeps as a literal backslash and newline, and reST reads as a block quote;
-# * a bare ``name_`` in a parameter's type, e.g. ``ndarray of shape (n_features_in_,)``,
-#   which reST reads as a hyperlink reference to a target that does not exist, and a
-#   bare ``*`` there, e.g. ``(n_samples, *shape)``, which reST reads as emphasis.
-_TYPE_LINE = re.compile(r"^(\s*\*{0,2}\w+(?:, \w+)* : )(.*)$")
-_BARE_TRAILING_UNDERSCORE = re.compile(r"(?<![`\w])(\w+_)(?![`\w])")
-
-
-def _repair_docstring(app, what, name, obj, options, lines):
-    i = 0
-    while i < len(lines) - 1:
-        if _TYPE_LINE.match(lines[i]) and lines[i].rstrip().endswith("\\"):
-            lines[i] = lines[i].rstrip()[:-1].rstrip() + " " + lines[i + 1].strip()
-            del lines[i + 1]
-        else:
-            i += 1
-    for i, line in enumerate(lines):
-        match = _TYPE_LINE.match(line)
-        if match:
-            kind = _BARE_TRAILING_UNDERSCORE.sub(r"`\1`", match.group(2))
-            kind = re.sub(r"(?<![\\`])\*", r"\\*", kind)
-            lines[i] = match.group(1) + kind
-
-
-def setup(app):
-    # Before numpydoc (priority 500) turns the docstring into reST.
-    app.connect("autodoc-process-docstring", _repair_docstring, priority=100)

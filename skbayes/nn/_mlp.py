@@ -136,7 +136,7 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseEstimator):
         :meth:`partial_fit`).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features, when X has string column names.
 
     See Also
