@@ -213,6 +213,12 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def _save_figures(stoch, X, y, X_te, y_te, mlp, sigma, out: Path) -> None:
     plt = _pyplot()
     if plt is None:
@@ -239,18 +245,14 @@ def _save_figures(stoch, X, y, X_te, y_te, mlp, sigma, out: Path) -> None:
     axes[1].legend(loc="upper left")
     axes[1].set_title("MLPRegressor + constant σ from residuals")
     axes[1].set_xlabel("x")
-    fig.tight_layout()
-    fig.savefig(out / "heteroscedastic_band.png", dpi=120)
-    plt.close(fig)
+    _save(plt, fig, out / "heteroscedastic_band.png")
 
     fig, ax = plt.subplots(figsize=(5, 5))
     IntervalCalibrationDisplay.from_estimator(
         stoch, X_te, y_te, ax=ax, name="StochasticMLPRegressor"
     )
     ax.set_title("Interval calibration, heteroscedastic test set")
-    fig.tight_layout()
-    fig.savefig(out / "interval_calibration.png", dpi=120)
-    plt.close(fig)
+    _save(plt, fig, out / "interval_calibration.png")
 
 
 def _save_diabetes_figure(est, X_te, y_te, out: Path) -> None:
@@ -262,9 +264,7 @@ def _save_diabetes_figure(est, X_te, y_te, out: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
     PredictiveBandDisplay.from_estimator(est, X_te, y_te, ax=ax)
     ax.set_title("diabetes test set: GaussianLinearRegression, sorted by prediction")
-    fig.tight_layout()
-    fig.savefig(out / "diabetes_predictive.png", dpi=120)
-    plt.close(fig)
+    _save(plt, fig, out / "diabetes_predictive.png")
 
 
 def _save_reliability_figure(models, X_te, y_te, out: Path) -> None:
@@ -279,9 +279,7 @@ def _save_reliability_figure(models, X_te, y_te, out: Path) -> None:
             est, X_te, y_te, n_bins=6, strategy="quantile", name=name, ax=ax
         )
     ax.set_title("breast_cancer: reliability diagram")
-    fig.tight_layout()
-    fig.savefig(out / "breast_cancer_reliability.png", dpi=120)
-    plt.close(fig)
+    _save(plt, fig, out / "breast_cancer_reliability.png")
 
 
 def _format_table(rows: list[Row]) -> str:
