@@ -1,30 +1,202 @@
 """Priors on the weights, shared by every estimator.
 
 A prior is a hyperparameter pair (``prior``, ``prior_scale``). This module
-turns that pair into a :class:`Prior` with the three quantities every model
-needs: the penalty it adds to the negative log posterior, its (sub)gradient
-and its normalised log density.
+turns that pair into a :class:`Prior` object that carries everything a solver
+needs, so that no estimator ever branches on a prior's name:
 
-* Gaussian N(0, σ²): penalty ``Σ w²/(2σ²)`` (L2), precision ``1/σ²``.
-* Laplace(0, b): penalty ``Σ |w|/b`` (L1).
-* ``None``: flat prior, no penalty (maximum likelihood).
+* ``penalty(w)`` — the term it adds to the negative log posterior,
+  ``-log p(w)`` up to a constant; ``gradient(w)`` and ``curvature(w)`` (the
+  diagonal of the penalty's Hessian, w-dependent in general);
+* ``log_density(w)`` — the normalised ``log p(w)`` (for evidences);
+* ``torch_penalty(w, inv_scale)`` — the same penalty on a torch tensor;
+* ``active(w)`` — where a Laplace approximation of the posterior lives;
+* capability flags: ``conjugate`` (a Gaussian likelihood gives a Gaussian
+  posterior in closed form), ``supports_evidence`` (the scale can be set by
+  maximising the marginal likelihood), ``l1`` (the penalty is the weighted
+  L1 norm ``Σ |w|/b``, solved by coordinate descent or split variables).
+
+The family:
+
+* :class:`GaussianPrior` N(0, σ²): penalty ``Σ w²/(2σ²)`` (L2), curvature
+  ``1/σ²``; conjugate, evidence tuning.
+* :class:`LaplacePrior` Laplace(0, b): penalty ``Σ |w|/b`` (L1), curvature 0
+  away from 0, posterior approximated on the active set ``w ≠ 0``.
+* :class:`FlatPrior` (``prior=None``): no penalty (maximum likelihood).
+
+A new prior is one subclass registered in :data:`PRIORS`; the estimators'
+``_parameter_constraints`` and solvers pick it up from here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from numbers import Real
+from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+)
 
-__all__ = ["PRIOR_PARAMETER_CONSTRAINTS", "Prior", "resolve_prior"]
+__all__ = [
+    "PRIORS",
+    "PRIOR_PARAMETER_CONSTRAINTS",
+    "FlatPrior",
+    "GaussianPrior",
+    "LaplacePrior",
+    "Prior",
+    "resolve_prior",
+]
 
-PRIOR_KINDS = ("gaussian", "laplace")
+
+class Prior:
+    """A resolved, factorised, zero-mean prior on a weight array.
+
+    Parameters
+    ----------
+    scale : ndarray of shape (n_features,) or None
+        The prior's scale per feature (None for the flat prior). Weights of
+        shape ``(..., n_features)`` broadcast against it.
+    """
+
+    name: ClassVar[str | None] = None
+    conjugate: ClassVar[bool] = False
+    supports_evidence: ClassVar[bool] = False
+    l1: ClassVar[bool] = False
+    is_flat: ClassVar[bool] = False
+
+    def __init__(self, scale: np.ndarray | None):
+        self.scale = None if scale is None else np.asarray(scale, dtype=np.float64)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(scale={self.scale!r})"
+
+    def with_scale(self, scale: np.ndarray) -> Prior:
+        """The same family at another scale (used by evidence searches)."""
+        return type(self)(scale)
+
+    def _n_rep(self, w: np.ndarray) -> int:
+        return int(np.size(w) // self.scale.size)
+
+    # The family's maths: elementwise, broadcast over (..., n_features).
+    def penalty(self, w: np.ndarray) -> float:
+        """``-log p(w)`` up to a constant (the regulariser)."""
+        raise NotImplementedError
+
+    def gradient(self, w: np.ndarray) -> np.ndarray:
+        """Gradient of :meth:`penalty` (a subgradient where it has none)."""
+        raise NotImplementedError
+
+    def curvature(self, w: np.ndarray) -> np.ndarray:
+        """Diagonal of the Hessian of :meth:`penalty` at ``w``, shaped like ``w``."""
+        raise NotImplementedError
+
+    def log_density(self, w: np.ndarray) -> float:
+        """Normalised ``log p(w)``."""
+        raise NotImplementedError
+
+    def torch_penalty(self, w: Any, inv_scale: Any) -> Any:
+        """:meth:`penalty` of a torch tensor ``w`` given ``1/scale`` (broadcast).
+
+        Uses tensor methods only, so this module never imports torch.
+        """
+        raise NotImplementedError
+
+    def active(self, w: np.ndarray) -> np.ndarray:
+        """Mask of the weights a Laplace approximation is taken over."""
+        return np.ones(np.shape(w), dtype=bool)
+
+
+class FlatPrior(Prior):
+    """The flat (improper) prior: maximum likelihood."""
+
+    conjugate = True
+    is_flat = True
+
+    def __init__(self, scale: np.ndarray | None = None):
+        super().__init__(None)
+
+    def with_scale(self, scale: np.ndarray) -> Prior:
+        return self
+
+    def penalty(self, w: np.ndarray) -> float:
+        return 0.0
+
+    def gradient(self, w: np.ndarray) -> np.ndarray:
+        return np.zeros_like(w, dtype=np.float64)
+
+    def curvature(self, w: np.ndarray) -> np.ndarray:
+        return np.zeros_like(w, dtype=np.float64)
+
+    def log_density(self, w: np.ndarray) -> float:
+        return 0.0  # density 1: the evidence of a flat prior is up to a constant
+
+    def torch_penalty(self, w: Any, inv_scale: Any) -> Any:
+        return w.new_zeros(())
+
+
+class GaussianPrior(Prior):
+    """N(0, σ²) per weight: L2 regularisation, ``C = σ²`` in scikit-learn."""
+
+    name = "gaussian"
+    conjugate = True
+    supports_evidence = True
+
+    def penalty(self, w: np.ndarray) -> float:
+        return 0.5 * float(np.sum((w / self.scale) ** 2))
+
+    def gradient(self, w: np.ndarray) -> np.ndarray:
+        return w / self.scale**2
+
+    def curvature(self, w: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(1.0 / self.scale**2, np.shape(w)).copy()
+
+    def log_density(self, w: np.ndarray) -> float:
+        log_norm = 0.5 * np.sum(np.log(2 * np.pi * self.scale**2))
+        return -self.penalty(w) - self._n_rep(w) * float(log_norm)
+
+    def torch_penalty(self, w: Any, inv_scale: Any) -> Any:
+        return 0.5 * (w * inv_scale).square().sum()
+
+
+class LaplacePrior(Prior):
+    """Laplace(0, b) per weight: L1 regularisation, sparse MAP."""
+
+    name = "laplace"
+    l1 = True
+
+    def penalty(self, w: np.ndarray) -> float:
+        return float(np.sum(np.abs(w) / self.scale))
+
+    def gradient(self, w: np.ndarray) -> np.ndarray:
+        return np.sign(w) / self.scale
+
+    def curvature(self, w: np.ndarray) -> np.ndarray:
+        # |w| is linear on either side of 0: no curvature where it is smooth.
+        return np.zeros_like(w, dtype=np.float64)
+
+    def log_density(self, w: np.ndarray) -> float:
+        log_norm = np.sum(np.log(2 * self.scale))
+        return -self.penalty(w) - self._n_rep(w) * float(log_norm)
+
+    def torch_penalty(self, w: Any, inv_scale: Any) -> Any:
+        return (w * inv_scale).abs().sum()
+
+    def active(self, w: np.ndarray) -> np.ndarray:
+        # The MAP's exact zeros sit on the kink: the posterior there is not
+        # Gaussian, so the approximation is taken over the non-zeros only.
+        return np.asarray(w) != 0
+
+
+#: The priors users can name in ``prior=``.
+PRIORS: dict[str, type[Prior]] = {
+    cls.name: cls for cls in (GaussianPrior, LaplacePrior) if cls.name
+}
 
 # Spliced into each estimator's ``_parameter_constraints``.
 PRIOR_PARAMETER_CONSTRAINTS: dict[str, list] = {
-    "prior": [StrOptions(set(PRIOR_KINDS)), None],
+    "prior": [StrOptions(set(PRIORS)), None],
     "prior_scale": [
         Interval(Real, 0, None, closed="neither"),
         StrOptions({"auto"}),
@@ -33,64 +205,15 @@ PRIOR_PARAMETER_CONSTRAINTS: dict[str, list] = {
 }
 
 
-@dataclass(frozen=True)
-class Prior:
-    """A resolved, factorised, zero-mean prior on a weight vector.
-
-    Parameters
-    ----------
-    kind : {"gaussian", "laplace"} or None
-        None is the flat (improper) prior.
-    scale : ndarray of shape (n_features,) or None
-        σ of N(0, σ²) or b of Laplace(0, b), one per feature; None when flat.
-        Weights of shape (..., n_features) broadcast against it.
-    """
-
-    kind: str | None
-    scale: np.ndarray | None
-
-    @property
-    def is_flat(self) -> bool:
-        return self.kind is None
-
-    def penalty(self, w: np.ndarray) -> float:
-        """Term added to the negative log posterior (up to a constant)."""
-        if self.kind is None:
-            return 0.0
-        if self.kind == "gaussian":
-            return 0.5 * float(np.sum((w / self.scale) ** 2))
-        return float(np.sum(np.abs(w) / self.scale))
-
-    def gradient(self, w: np.ndarray) -> np.ndarray:
-        """Gradient of :meth:`penalty` (a subgradient, 0 at 0, for Laplace)."""
-        if self.kind is None:
-            return np.zeros_like(w)
-        if self.kind == "gaussian":
-            return w / self.scale**2
-        return np.sign(w) / self.scale
-
-    def log_density(self, w: np.ndarray) -> float:
-        """Normalised log density ``log p(w)``; 0 for the flat prior."""
-        if self.kind is None:
-            return 0.0
-        n_rep = w.size // self.scale.size
-        if self.kind == "gaussian":
-            log_norm = 0.5 * np.sum(np.log(2 * np.pi * self.scale**2))
-        else:
-            log_norm = np.sum(np.log(2 * self.scale))
-        return -self.penalty(w) - n_rep * float(log_norm)
-
-    def precision(self) -> np.ndarray:
-        """Diagonal of the prior precision (Hessian of the penalty).
-
-        Zeros for the flat prior. The Laplace prior has no Hessian away from
-        0 (its curvature is 0), which is what a Laplace approximation on the
-        active set uses.
-        """
-        if self.kind == "gaussian":
-            return 1.0 / self.scale**2
-        n = 0 if self.scale is None else self.scale.size
-        return np.zeros(n)
+def _prior_class(prior: str | None) -> type[Prior]:
+    if prior is None:
+        return FlatPrior
+    if prior not in PRIORS:
+        names = ", ".join(repr(k) for k in PRIORS)
+        raise InvalidParameterError(
+            f"prior must be one of {names} or None; got {prior!r}."
+        )
+    return PRIORS[prior]
 
 
 def resolve_prior(
@@ -105,11 +228,13 @@ def resolve_prior(
 
     Parameters
     ----------
-    prior : {"gaussian", "laplace"} or None
+    prior : str or None
+        A key of :data:`PRIORS`, or None for the flat prior.
     prior_scale : float, array-like of shape (n_features,) or "auto"
     n_features : int
     allow_auto : bool, default=False
-        Whether the calling model can set the scale by evidence maximisation.
+        Whether the calling model can set the scale by evidence maximisation
+        (the prior must support it too).
     auto_init : float, default=1.0
         Starting scale when ``prior_scale == "auto"``.
 
@@ -121,42 +246,45 @@ def resolve_prior(
 
     Raises
     ------
-    ValueError
+    InvalidParameterError
         With the allowed values, for an unknown prior, a non-positive or
-        non-finite scale, a wrong-length array, or "auto" where unsupported.
+        non-finite scale, a wrong-shape array, or "auto" where unsupported.
     """
-    if prior is not None and prior not in PRIOR_KINDS:
-        raise ValueError(
-            f"prior must be one of 'gaussian', 'laplace' or None; got {prior!r}."
-        )
+    cls = _prior_class(prior)
     if isinstance(prior_scale, str):
         if prior_scale != "auto":
-            raise ValueError(
+            raise InvalidParameterError(
                 "prior_scale must be a positive float, an array of positive floats "
                 f"of shape (n_features,) or 'auto'; got {prior_scale!r}."
             )
-        if not allow_auto:
-            raise ValueError(
+        if not (allow_auto and (cls.supports_evidence or cls.is_flat)):
+            raise InvalidParameterError(
                 f"prior_scale='auto' is not supported with prior={prior!r} by this "
                 "estimator; pass a positive float or an array of them."
             )
-        if prior is None:
-            return Prior(None, None), False
-        return Prior(prior, np.full(n_features, float(auto_init))), True
+        if cls.is_flat:
+            return FlatPrior(), False
+        return cls(np.full(n_features, float(auto_init))), True
 
-    scale = np.asarray(prior_scale, dtype=np.float64)
+    try:
+        scale = np.asarray(prior_scale, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidParameterError(
+            "prior_scale must be a positive float, an array of positive floats of "
+            f"shape (n_features,) or 'auto'; got {prior_scale!r}."
+        ) from None
     if scale.ndim == 0:
         scale = np.full(n_features, float(scale))
     elif scale.shape != (n_features,):
-        raise ValueError(
+        raise InvalidParameterError(
             "prior_scale given as an array must have shape (n_features,) = "
             f"({n_features},); got shape {scale.shape}."
         )
     if not np.all(np.isfinite(scale)) or np.any(scale <= 0):
-        raise ValueError(
+        raise InvalidParameterError(
             "prior_scale must be positive and finite (a standard deviation for the "
             f"Gaussian prior, the scale b for the Laplace prior); got {prior_scale!r}."
         )
-    if prior is None:
-        return Prior(None, None), False
-    return Prior(prior, scale), False
+    if cls.is_flat:
+        return FlatPrior(), False
+    return cls(scale), False

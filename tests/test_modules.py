@@ -7,6 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from skbayes._priors import FlatPrior, GaussianPrior, LaplacePrior  # noqa: E402
 from skbayes.nn._modules import (  # noqa: E402
     GaussianActivationLayer,
     StochasticMLP,
@@ -122,16 +123,17 @@ def test_prior_penalty_gaussian_and_laplace():
     w1 = torch.tensor([[1.0, -2.0], [3.0, 0.5]])
     w2 = torch.tensor([[0.5, -1.0]])
     first_inv = torch.tensor([1 / 2.0, 1 / 4.0])  # one scale per input feature
-    gauss = prior_penalty([w1, w2], "gaussian", first_inv, 1 / 3.0)
+    scale = np.array([2.0, 4.0])
+    gauss = prior_penalty([w1, w2], GaussianPrior(scale), first_inv, 1 / 3.0)
     expected = (
         0.5 * ((1 / 2) ** 2 + (2 / 4) ** 2 + (3 / 2) ** 2 + (0.5 / 4) ** 2)
         + 0.5 * (0.5**2 + 1.0) / 9
     )
     assert math.isclose(float(gauss), expected, rel_tol=1e-6)
-    lap = prior_penalty([w1, w2], "laplace", first_inv, 1 / 3.0)
+    lap = prior_penalty([w1, w2], LaplacePrior(scale), first_inv, 1 / 3.0)
     expected = (1 / 2 + 2 / 4 + 3 / 2 + 0.5 / 4) + (0.5 + 1.0) / 3
     assert math.isclose(float(lap), expected, rel_tol=1e-6)
-    assert float(prior_penalty([w1, w2], None, None, 0.0)) == 0.0
+    assert float(prior_penalty([w1, w2], FlatPrior(), None, 0.0)) == 0.0
 
 
 def test_module_pickles():

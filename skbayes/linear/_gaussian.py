@@ -318,7 +318,7 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
             self.prior,
             self.prior_scale,
             n_features,
-            allow_auto=self.prior != "laplace",
+            allow_auto=True,
         )
 
     def _fit_stats(self, stats: SuffStats | CentredRows, prior: Prior, auto: bool):
@@ -334,10 +334,15 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
                 "data."
             )
         problem = _Problem.from_stats(stats, self.fit_intercept, dof)
-        if prior.kind == "laplace":
+        if prior.conjugate:
+            post = _solve_gaussian(problem, prior, auto, self)
+        elif prior.l1:
             post = _solve_laplace(problem, prior, self)
         else:
-            post = _solve_gaussian(problem, prior, auto, self)
+            raise NotImplementedError(
+                f"{type(prior).__name__} is neither conjugate nor an L1 prior; "
+                "GaussianLinearRegression has no solver for it yet."
+            )
 
         # Only now, with everything computed, touch the estimator's state.
         self._stats = stats

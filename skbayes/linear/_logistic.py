@@ -307,7 +307,7 @@ class BayesianLogisticRegression(ClassifierMixin, BaseEstimator):
             self.prior,
             self.prior_scale,
             n_features,
-            allow_auto=self.prior != "laplace",
+            allow_auto=True,
             auto_init=1.0,
         )
         problem = _Problem(X, target, sw, n_rows, self.fit_intercept)
@@ -367,6 +367,7 @@ class BayesianLogisticRegression(ClassifierMixin, BaseEstimator):
         rows and integer sample weights).
         """
         kind = "diag" if self.covariance == "diag" else "full"
+        base_prior = prior
         n_features = problem.n_features
         n_weights = problem.n_rows * n_features
         tol = self.tol
@@ -374,7 +375,7 @@ class BayesianLogisticRegression(ClassifierMixin, BaseEstimator):
         theta0 = theta
 
         def fit_at(log_sigma: float):
-            prior = Prior("gaussian", np.full(n_features, np.exp(log_sigma)))
+            prior = base_prior.with_scale(np.full(n_features, np.exp(log_sigma)))
             # Cold start: the MAP at σ is then a function of σ alone, not of
             # the path of the search (which keeps the search reproducible).
             theta, it = problem.solve_map(theta0, prior, self.max_iter, tol)
@@ -690,7 +691,7 @@ class _Problem:
     # -------------------------------------------------------------- MAP
     def solve_map(self, theta0, prior: Prior, max_iter: int, tol: float):
         """MAP by L-BFGS (Gaussian / flat) or L-BFGS-B on ``w = u - v`` (L1)."""
-        if prior.kind == "laplace":
+        if prior.l1:
             theta, n_iter = self._solve_l1(theta0, prior, max_iter, tol)
         else:
             theta, n_iter = self._solve_smooth(theta0, prior, max_iter, tol)
@@ -717,15 +718,13 @@ class _Problem:
 
     def _solve_smooth(self, theta0, prior: Prior, max_iter: int, tol: float):
         X, y, sw, scale = self.X, self.target, self.sw, 1.0 / self.sw_sum
-        prec = None if prior.is_flat else prior.precision()
 
         def fun(theta):
             coef, intercept = self.split(theta)
             loss, g_coef, g_int = data_loss_grad(X, y, sw, coef, intercept)
-            if prec is not None:
-                pc = prec * coef
-                loss += 0.5 * float(np.sum(pc * coef))
-                g_coef = g_coef + pc
+            if not prior.is_flat:
+                loss += prior.penalty(coef)
+                g_coef = g_coef + prior.gradient(coef)
             grad = join_params(g_coef, g_int, self.fit_intercept)
             return loss * scale, grad * scale
 
@@ -839,7 +838,7 @@ class _Problem:
         _, logdet, n_eff = post
         return float(
             -data_loss(self.X, self.target, self.sw, coef, intercept)
-            + (0.0 if prior.is_flat else prior.log_density(coef))
+            + prior.log_density(coef)
             + 0.5 * n_eff * np.log(2 * np.pi)
             - 0.5 * logdet
         )
@@ -873,11 +872,9 @@ class _Problem:
         coef, intercept = self.split(theta)
         P = K * D
         prec = np.zeros((K, D))
-        if prior.kind == "gaussian":
-            prec[:, :d] = prior.precision()
+        prec[:, :d] = prior.curvature(coef)
         active = np.ones((K, D), dtype=bool)
-        if prior.kind == "laplace":
-            active[:, :d] = coef != 0
+        active[:, :d] = prior.active(coef)
         prec, active = prec.ravel(), active.ravel()
 
         if kind == "diag":

@@ -400,7 +400,7 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseEstimator):
         S = self.n_train_samples
         weights = module.weights()
         first_inv, inv = None, 0.0
-        if prior.kind is not None:
+        if not prior.is_flat:
             first_inv = torch.as_tensor(1.0 / prior.scale, dtype=Xt.dtype).to(device)
             inv = float(1.0 / np.mean(prior.scale))
         widths = module.widths
@@ -448,7 +448,7 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseEstimator):
                     loss = (nll.mean(0) * wb).sum() / wsum.clamp_min(1e-12)
                     masses.append(wsum)
                 if first_inv is not None:
-                    penalty = prior_penalty(weights, prior.kind, first_inv, inv)
+                    penalty = prior_penalty(weights, prior, first_inv, inv)
                     loss = loss + penalty * inv_n
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

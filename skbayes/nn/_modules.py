@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._priors import Prior
+
 __all__ = [
     "ACTIVATIONS",
     "GaussianActivationLayer",
@@ -243,24 +245,19 @@ def gaussian_nll(y: torch.Tensor, mean: torch.Tensor, std: torch.Tensor):
 
 def prior_penalty(
     weights: Sequence[torch.Tensor],
-    kind: str | None,
+    prior: Prior,
     first_inv_scale: torch.Tensor | None,
     inv_scale: float,
 ) -> torch.Tensor:
-    """``-log prior(weights)`` up to a constant.
+    """``-log prior(weights)`` up to a constant, asked of the prior object.
 
-    Gaussian N(0, σ²) gives ``Σ w²/(2σ²)``, Laplace(0, b) gives ``Σ |w|/b``,
-    the flat prior (``kind=None``) gives 0. ``first_inv_scale`` (shape
-    ``(n_features,)``) holds one inverse scale per input feature for the first
-    weight matrix; the other matrices use the scalar ``inv_scale``.
+    ``first_inv_scale`` (shape ``(n_features,)``) holds one inverse scale per
+    input feature for the first weight matrix; the other matrices use the
+    scalar ``inv_scale``. The flat prior gives 0.
     """
-    if kind is None:
-        return weights[0].new_zeros(())
     total = weights[0].new_zeros(())
+    if prior.is_flat:
+        return total
     for i, w in enumerate(weights):
-        scaled = w * first_inv_scale if i == 0 else w * inv_scale
-        if kind == "gaussian":
-            total = total + 0.5 * scaled.square().sum()
-        else:
-            total = total + scaled.abs().sum()
+        total = total + prior.torch_penalty(w, first_inv_scale if i == 0 else inv_scale)
     return total
