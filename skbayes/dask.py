@@ -147,10 +147,16 @@ def predict_dist(estimator, X):
     mean0, _ = _dist_block(estimator, np.zeros((1, X.shape[1]), dtype=dtype))
     trailing = mean0.shape[1:]
 
+    # ``pure=True`` keys the model by a hash of its pickled state, so a refit
+    # or another estimator gets another key.
     model = dask.delayed(estimator, pure=True, traverse=False)
     # Stack mean and std on a last axis of length 2 so that each block is
     # predicted by one task; mean and std are views of that one result.
     chunks = (X.chunks[0], *((n,) for n in trailing), (2,))
+    # Keys unique per estimator and input: a fixed name would make two calls
+    # share keys, so one dask.compute (or a result persisted on a cluster)
+    # would hand one call's blocks to the other.
+    name = "skbayes-predict-dist-" + dask.base.tokenize(model.key, X.name, chunks)
     stacked = da.map_blocks(
         _stacked_block,
         X,
@@ -160,7 +166,7 @@ def predict_dist(estimator, X):
         new_axis=list(range(1, len(chunks))),
         dtype=np.float64,
         meta=np.empty((0,) * len(chunks), dtype=np.float64),
-        name="skbayes-predict-dist",
+        name=name,
     )
     return stacked[..., 0], stacked[..., 1]
 

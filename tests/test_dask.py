@@ -306,6 +306,44 @@ def test_predict_dist_on_the_cluster(client, ridge_data):
     assert_allclose(std, expected.std, rtol=1e-12)
 
 
+def test_predict_dist_calls_have_their_own_keys(ridge_data):
+    # Two inputs of the same block structure and two estimators, computed
+    # in one dask.compute: each result must be its own call's.
+    est, X = ridge_data
+    other = _DistRidge(alpha_1=1.0).fit(X, X @ np.arange(1.0, 5.0))
+    X2 = X[::-1] * 2.0
+    calls = [(est, X), (est, X2), (other, X)]
+    lazy = [dask_predict_dist(e, da.from_array(x, chunks=(100, 4))) for e, x in calls]
+    results = dask.compute(*lazy, scheduler="sync")
+    for (e, x), (mean, std) in zip(calls, results, strict=True):
+        expected = e.predict_dist(x)
+        assert_allclose(mean, expected.mean, rtol=1e-12)
+        assert_allclose(std, expected.std, rtol=1e-12)
+    # the same estimator and input give the same keys (dask can share them)
+    first, again = (
+        dask_predict_dist(est, da.from_array(X, chunks=(100, 4)))[0],
+        lazy[0][0],
+    )
+    assert first.name == again.name
+
+
+def test_predict_dist_persisted_result_does_not_leak(client, ridge_data):
+    # On a cluster an earlier persisted result stays under its keys; a later
+    # call on other rows must not be answered from it.
+    est, X = ridge_data
+    early = client.persist(
+        dask_predict_dist(est, da.from_array(X[:90], chunks=(45, 4)))
+    )
+    mean, std = client.compute(
+        dask_predict_dist(est, da.from_array(X[90:192], chunks=(51, 4))), sync=True
+    )
+    expected = est.predict_dist(X[90:192])
+    assert mean.shape == (102,)
+    assert_allclose(mean, expected.mean, rtol=1e-12)
+    assert_allclose(std, expected.std, rtol=1e-12)
+    assert_allclose(early[0].compute(), est.predict_dist(X[:90]).mean, rtol=1e-12)
+
+
 def test_predict_dist_column_chunks_and_float32(ridge_data):
     est, X = ridge_data
     Xd = da.from_array(X.astype(np.float32), chunks=(100, 2))
