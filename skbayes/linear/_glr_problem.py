@@ -1,0 +1,210 @@
+"""The linear-Gaussian problem on sufficient statistics, and its posterior.
+
+:class:`_Problem` holds the normal equations (a Gram matrix, or pseudo-rows for
+the dual route), :class:`_Basis` an orthonormal basis in which a posterior
+covariance is diagonal, and :class:`_Posterior` the Gaussian posterior
+``N(coef, D (V diag(inv) Vᵀ + cvar (I - VVᵀ)) D)`` every solver returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy import linalg
+
+from ._suffstats import CentredRows
+
+_EPS = np.finfo(np.float64).eps
+
+
+@dataclass
+class _Problem:
+    """Normal equations as either a Gram matrix or pseudo-rows.
+
+    ``gram``: ``A = XᵀWX``, ``b = XᵀWy``; ``rows``: ``Φ`` and ``t`` with
+    ``ΦᵀΦ = A`` and ``Φᵀt = b``. ``c = yᵀWy``; all centred when there is an
+    intercept. ``dof`` counts the data's degrees of freedom (Σs minus the
+    intercept's), ``total`` is Σs and ``x_offset`` the centre of x.
+    """
+
+    A: np.ndarray | None
+    b: np.ndarray | None
+    Phi: np.ndarray | None
+    t: np.ndarray | None
+    c: float
+    dof: float
+    total: float
+    x_offset: np.ndarray
+    fit_intercept: bool
+
+    @classmethod
+    def from_stats(cls, stats, fit_intercept: bool, dof: float) -> _Problem:
+        d = stats.n_features
+        offset = stats.mean[:d] if fit_intercept else np.zeros(d)
+        if isinstance(stats, CentredRows):
+            Phi, t, c = stats.design(fit_intercept)
+            return cls(
+                None, None, Phi, t, c, dof, stats.sum_weight, offset, fit_intercept
+            )
+        A, b, c = stats.normal_equations(fit_intercept)
+        return cls(A, b, None, None, c, dof, stats.sum_weight, offset, fit_intercept)
+
+    @property
+    def n_features(self) -> int:
+        return self.x_offset.shape[0]
+
+    def scales(self) -> tuple[float, float]:
+        """Natural scales of y and x, to keep the fixed point in range."""
+        d = self.n_features
+        y2 = self.c / self.total
+        trace = (
+            np.trace(self.A)
+            if self.A is not None
+            else np.einsum("ij,ij->", self.Phi, self.Phi)  # no n×d temporary
+        )
+        x2 = trace / (self.total * d)
+        y2 = y2 if y2 > 0 else 1.0
+        x2 = x2 if x2 > 0 else 1.0
+        return float(y2), float(x2)
+
+    def eigen(self, D: np.ndarray) -> tuple[np.ndarray, _Basis, np.ndarray]:
+        """Eigen-decomposition of ``D A D``: ``(e, V, p = Vᵀ D b)``.
+
+        Primal: ``eigh`` of the d×d matrix, all d pairs. Dual: ``eigh`` of the
+        kernel ``Φ D² Φᵀ`` and ``V = D Φᵀ U / √e`` for its non-zero
+        eigenvalues (fewer than d pairs; the rest of the spectrum is 0), kept
+        as that product: forming the d×r matrix would cost another O(n²·d).
+        """
+        d = self.n_features
+        if self.A is not None:
+            # divide and conquer ("evd"): the fastest LAPACK driver for all pairs
+            e, V = linalg.eigh(self.A * np.outer(D, D), driver="evd")
+            p = V.T @ (D * self.b)
+            # Eigenvalues at rounding level are zeros that chunking or sparse
+            # centring made ±1e-15: make them exact zeros, as the dual route
+            # does, or a large β would amplify them.
+            null = e <= _null_threshold(e, d)
+            e[null], p[null] = 0.0, 0.0
+            return e, _Basis(V), p
+        # A scalar D folds into the small factor: no scaled copy of the rows.
+        scalar = bool(np.all(D == D[0]))
+        rows = self.Phi if scalar else self.Phi * D
+        K = rows @ rows.T
+        if scalar:
+            K *= D[0] ** 2
+        e, U = linalg.eigh(K, driver="evd")
+        keep = e > _null_threshold(e, d)
+        e, U = e[keep], U[:, keep]
+        root = np.sqrt(e)
+        W = U * (D[0] / root) if scalar else U / root
+        return e, _Basis(None, rows, W), root * (U.T @ self.t)
+
+
+def _null_threshold(e: np.ndarray, n_features: int) -> float:
+    """Eigenvalues of a Gram matrix below this are zero up to rounding."""
+    return max(float(e.max(initial=0.0)), 0.0) * max(n_features, len(e)) * _EPS * 100
+
+
+class _Basis:
+    """Orthonormal columns ``V`` (d×r), explicit or as ``rowsᵀ W`` (dual)."""
+
+    def __init__(
+        self,
+        V: np.ndarray | None,
+        rows: np.ndarray | None = None,
+        W: np.ndarray | None = None,
+    ):
+        self._V, self.rows, self.W = V, rows, W
+
+    @property
+    def rank(self) -> int:
+        return (self._V if self._V is not None else self.W).shape[1]
+
+    @property
+    def V(self) -> np.ndarray:
+        if self._V is None:  # only for coef_cov_ / coef_interval: O(n·d·r) once
+            self._V = self.rows.T @ self.W
+        return self._V
+
+    def matvec(self, v: np.ndarray) -> np.ndarray:
+        """``V @ v``."""
+        if self._V is not None:
+            return self._V @ v
+        return self.rows.T @ (self.W @ v)
+
+    def rmatvec(self, M: np.ndarray) -> np.ndarray:
+        """``Vᵀ @ M``."""
+        if self._V is not None:
+            return self._V.T @ M
+        return self.W.T @ (self.rows @ M)
+
+    def project(self, Z) -> np.ndarray:
+        """``Z @ V`` for Z (m×d) dense or sparse."""
+        if self._V is not None:
+            return np.asarray(Z @ self._V)
+        return np.asarray(Z @ self.rows.T) @ self.W
+
+    def restrict(self, keep: np.ndarray) -> _Basis:
+        return _Basis(self.V[:, keep])
+
+
+@dataclass
+class _Posterior:
+    """Gaussian posterior ``N(coef, D (V diag(inv) Vᵀ + cvar (I - VVᵀ)) D)``.
+
+    ``cvar`` is the variance on the part of the space ``V`` does not span:
+    ``1/λ`` for the Gaussian prior's dual route, 0 otherwise.
+    """
+
+    coef: np.ndarray
+    D: np.ndarray
+    basis: _Basis
+    inv: np.ndarray
+    cvar: float
+    x_offset: np.ndarray
+    intercept_var: float
+    beta: float
+    prior_scale: object
+    log_ml: float
+    n_iter: int
+
+    def covariance(self) -> np.ndarray:
+        V = self.basis.V
+        S = (V * self.inv) @ V.T
+        if self.cvar:
+            S += self.cvar * (np.eye(len(self.D)) - V @ V.T)
+        return self.D[:, None] * S * self.D[None, :]
+
+    def coef_var(self) -> np.ndarray:
+        V = self.basis.V
+        var = (V**2) @ self.inv
+        if self.cvar:
+            var += self.cvar * np.maximum(1.0 - np.sum(V**2, axis=1), 0.0)
+        return self.D**2 * var
+
+    def quadratic_form(self, X) -> np.ndarray:
+        """``(x - x̄)ᵀ S (x - x̄)`` for each row; X dense or sparse, float64."""
+        zD = self.x_offset * self.D
+        shift = self.basis.project(zD[None, :])[0]
+        XD = X @ sp.diags(self.D) if sp.issparse(X) else X * self.D
+        T = self.basis.project(XD) - shift
+        quad = (T**2) @ self.inv
+        if self.cvar:
+            if sp.issparse(X):
+                sq = np.asarray(XD.multiply(XD).sum(axis=1)).ravel()
+                norm2 = sq - 2 * np.asarray(XD @ zD).ravel() + zD @ zD
+            else:
+                Z = (X - self.x_offset) * self.D
+                norm2 = np.einsum("ij,ij->i", Z, Z)
+            quad += self.cvar * np.maximum(norm2 - np.sum(T**2, axis=1), 0.0)
+        return quad
+
+
+def _intercept_terms(problem: _Problem, beta: float) -> tuple[float, float]:
+    """Variance of the flat-prior intercept and its log-evidence constant."""
+    if not problem.fit_intercept:
+        return 0.0, 0.0
+    # ∫ N(y | Xw + b, σ²/s) db = N(centred y | ...) × √(2πσ²/Σs) / (2πσ²)^(1/2)
+    return 1.0 / (beta * problem.total), -0.5 * np.log(problem.total)
