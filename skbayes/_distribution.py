@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 from scipy import stats
 from sklearn.utils import check_random_state
-
-from ._base import gaussian_interval
 
 __all__ = ["Normal"]
 
@@ -24,7 +24,8 @@ class Normal:
         Mean of each marginal.
     std : array-like
         Standard deviation (not variance) of each marginal, broadcastable to
-        the shape of ``mean``. Must be non-negative.
+        the shape of ``mean``. Must be non-negative. ``std == 0`` is a point
+        mass at ``mean`` (see Notes).
     epistemic_std : array-like, default=None
         The part of ``std`` due to uncertainty about the model parameters,
         where the model can split it.
@@ -39,6 +40,23 @@ class Normal:
     var : ndarray
         ``std ** 2``.
     shape : tuple of int
+
+    Raises
+    ------
+    ValueError
+        If ``mean`` or ``std`` holds NaN, infinity or complex numbers, or
+        ``std`` is negative. An infinite mean or std is not a distribution
+        that any score can use, so it is refused here, where it is made, as
+        the metrics refuse it.
+
+    Notes
+    -----
+    A zero ``std`` is the point mass at ``mean``, taken as the limit
+    ``std -> 0`` of each function: ``interval`` is ``(mean, mean)``, ``ppf``
+    is ``mean`` on (0, 1), ``cdf`` is 0 below the mean, 1 above it and 1/2 at
+    it (so the PIT of a target on the mean is 1/2), ``pdf`` and ``logpdf``
+    are 0 and -inf off the mean and +inf at it, and ``sample`` returns
+    ``mean``. :mod:`skbayes.metrics` follows the same convention.
 
     Examples
     --------
@@ -55,10 +73,8 @@ class Normal:
     __slots__ = ("_aleatoric_std", "_epistemic_std", "_mean", "_std")
 
     def __init__(self, mean, std, *, epistemic_std=None, aleatoric_std=None):
-        mean = np.asarray(mean)
-        if not np.issubdtype(mean.dtype, np.floating):
-            mean = mean.astype(np.float64)
-        std = np.asarray(std, dtype=mean.dtype)
+        mean = _real_array(mean, "mean")
+        std = _real_array(std, "std", dtype=mean.dtype)
         if np.any(std < 0):
             raise ValueError("std must be non-negative; got a negative value.")
         self._mean = mean
@@ -131,21 +147,35 @@ class Normal:
     __hash__ = None  # mutable arrays inside: not hashable
 
     # -- probability functions ---------------------------------------------
+    # Written on the standardised z rather than with scipy's loc/scale, which
+    # gives NaN for scale 0: a zero std is a point mass (see Notes).
     def logpdf(self, y) -> np.ndarray:
         """Log density of ``y`` under each marginal."""
-        return stats.norm.logpdf(y, loc=self._mean, scale=self._std)
+        z = standardize(y, self._mean, self._std)
+        point = self._std == 0
+        with np.errstate(divide="ignore"):
+            log_std = np.log(np.where(point, 1.0, self._std))
+        logpdf = stats.norm.logpdf(z) - log_std
+        # a point mass: +inf on the mean, -inf off it (NaN stays NaN)
+        return np.where(point & (z == 0), np.inf, logpdf)
 
     def pdf(self, y) -> np.ndarray:
         """Density of ``y`` under each marginal."""
-        return stats.norm.pdf(y, loc=self._mean, scale=self._std)
+        return np.exp(self.logpdf(y))
 
     def cdf(self, y) -> np.ndarray:
         """Cumulative distribution function at ``y``."""
-        return stats.norm.cdf(y, loc=self._mean, scale=self._std)
+        return stats.norm.cdf(standardize(y, self._mean, self._std))
 
     def ppf(self, q) -> np.ndarray:
         """Quantile function (inverse of :meth:`cdf`) at probability ``q``."""
-        return stats.norm.ppf(q, loc=self._mean, scale=self._std)
+        zq = stats.norm.ppf(q)
+        # 0 * (+-inf) at q in {0, 1} is NaN; the point mass's limit is +-inf
+        with np.errstate(invalid="ignore"):
+            scaled = zq * self._std
+        point_step = np.where(np.isfinite(zq), 0.0, zq)
+        step = np.where(self._std == 0, point_step, scaled)
+        return self._mean + step
 
     def interval(self, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
         """Central interval holding ``confidence`` of the probability mass.
@@ -159,7 +189,7 @@ class Normal:
         -------
         lower, upper : ndarray
         """
-        return gaussian_interval(self._mean, self._std, confidence)
+        return central_interval(self._mean, self._std, confidence)
 
     def sample(self, n_samples: int = 1, random_state=None) -> np.ndarray:
         """Draw samples.
@@ -177,18 +207,64 @@ class Normal:
         if int(n_samples) != n_samples or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer; got {n_samples}.")
         rng = check_random_state(random_state)
-        return stats.norm.rvs(
-            loc=self._mean,
-            scale=self._std,
-            size=(int(n_samples), *self.shape),
-            random_state=rng,
-        )
+        # the draws of scipy.stats.norm.rvs, without its refusal of scale 0
+        noise = rng.standard_normal(size=(int(n_samples), *self.shape))
+        return noise * self._std + self._mean
 
 
 def _optional_part(part, mean: np.ndarray) -> np.ndarray | None:
     if part is None:
         return None
-    part = np.broadcast_to(np.asarray(part, dtype=mean.dtype), mean.shape).copy()
+    part = _real_array(part, "Uncertainty part", dtype=mean.dtype)
+    part = np.broadcast_to(part, mean.shape).copy()
     if np.any(part < 0):
         raise ValueError("Uncertainty parts must be non-negative standard deviations.")
     return part
+
+
+def _real_array(value, name: str, dtype=None) -> np.ndarray:
+    """``value`` as a finite real float array, or a ValueError naming it."""
+    array = np.asarray(value)
+    if np.iscomplexobj(array):
+        raise ValueError(
+            f"{name} must be real; got complex values (the imaginary part "
+            "would be dropped silently)."
+        )
+    if dtype is None:
+        dtype = array.dtype if np.issubdtype(array.dtype, np.floating) else np.float64
+    array = array.astype(dtype, copy=False)
+    if np.isnan(array).any():
+        raise ValueError(f"Input {name} contains NaN.")
+    if np.isinf(array).any():
+        raise ValueError(f"Input {name} contains infinity.")
+    return array
+
+
+def standardize(y, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """``(y - mean) / std``, with the limit std -> 0 where ``std == 0``.
+
+    For a point mass (std 0) that is 0 on the mean and +-inf off it, so
+    ``norm.cdf(z)`` is the cdf convention of :class:`Normal`.
+    """
+    diff = np.asarray(y, dtype=np.result_type(mean, np.float64)) - mean
+    point = std == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = diff / np.where(point, 1.0, std)
+        z_point = np.where(diff == 0, 0.0, np.sign(diff) * np.inf)
+    return np.where(point, z_point, z)
+
+
+def central_interval(
+    mean: np.ndarray, std: np.ndarray, confidence
+) -> tuple[np.ndarray, np.ndarray]:
+    """Central ``confidence`` interval ``mean -+ z std``; ``(mean, mean)`` for std 0."""
+    if (
+        not isinstance(confidence, Real)
+        or isinstance(confidence, (bool, np.bool_))
+        or not 0.0 < confidence < 1.0
+    ):
+        raise ValueError(
+            f"confidence must be in the open interval (0, 1); got {confidence!r}."
+        )
+    half_width = stats.norm.ppf(0.5 + float(confidence) / 2.0) * std
+    return mean - half_width, mean + half_width

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from scipy import stats
 
 from skbayes import Normal
@@ -101,3 +101,61 @@ def test_bad_arguments():
         Normal([0.0], [1.0]).interval(1.0)
     with pytest.raises(ValueError, match="n_samples"):
         Normal([0.0], [1.0]).sample(0)
+
+
+# --------------------------------------------------------------------------
+# std == 0 is the point mass at the mean: each function is the limit std -> 0,
+# read off scipy's normal at a scale so small that the limit is reached.
+TINY = 1e-300
+
+
+@pytest.mark.parametrize("y", [-1.0, 2.0, 2.5])
+def test_zero_std_is_the_limit_of_a_vanishing_std(y):
+    d = Normal([2.0], [0.0])
+    assert d.cdf(y)[0] == stats.norm.cdf(y, loc=2.0, scale=TINY)
+    q = np.array([1e-6, 0.3, 0.5, 0.999999])
+    assert_allclose(d.ppf(q), stats.norm.ppf(q, loc=2.0, scale=TINY), rtol=0)
+    lower, upper = d.interval(0.9)
+    expected = stats.norm.interval(0.9, loc=2.0, scale=TINY)
+    assert (lower[0], upper[0]) == expected == (2.0, 2.0)
+    assert_array_equal(d.sample(4, random_state=0), np.full((4, 1), 2.0))
+    # the density diverges on the mean and vanishes off it
+    with np.errstate(over="ignore"):
+        tiny_logpdf = stats.norm.logpdf(y, loc=2.0, scale=TINY)
+    assert d.logpdf(y)[0] == (np.inf if tiny_logpdf > 0 else -np.inf)
+    assert d.pdf(y)[0] == (np.inf if tiny_logpdf > 0 else 0.0)
+    # ppf at the ends of [0, 1] as for any scale, NaN outside
+    assert_array_equal(d.ppf([0.0, 1.0, 1.5]), [-np.inf, np.inf, np.nan])
+
+
+def test_zero_std_mixed_with_positive_std_and_nan_targets():
+    d = Normal([0.0, 0.0], [0.0, 1.0])
+    assert_array_equal(d.cdf([0.0, 0.0]), [0.5, 0.5])
+    assert_allclose(d.logpdf([1.0, 1.0]), [-np.inf, stats.norm.logpdf(1.0)])
+    assert np.isnan(d.cdf([np.nan, np.nan])).all()
+    assert np.isnan(d.logpdf([np.nan, np.nan])).all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"mean": [0.0, np.nan], "std": 1.0}, "mean contains NaN"),
+        ({"mean": [0.0, np.inf], "std": 1.0}, "mean contains infinity"),
+        ({"mean": [0.0, -np.inf], "std": 1.0}, "mean contains infinity"),
+        ({"mean": [0.0], "std": [np.nan]}, "std contains NaN"),
+        ({"mean": [0.0], "std": [np.inf]}, "std contains infinity"),
+        ({"mean": [0.0], "std": [1.0 + 1j]}, "std must be real"),
+        ({"mean": [1.0 + 0j], "std": [1.0]}, "mean must be real"),
+        ({"mean": [0.0], "std": 1.0, "epistemic_std": np.nan}, "NaN"),
+        ({"mean": [0.0], "std": 1.0, "aleatoric_std": 1j}, "must be real"),
+    ],
+)
+def test_non_finite_or_complex_parameters_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Normal(**kwargs)
+
+
+@pytest.mark.parametrize("confidence", [0.0, 1.0, True, "0.9", np.nan])
+def test_interval_refuses_bad_confidence(confidence):
+    with pytest.raises(ValueError, match="confidence"):
+        Normal([0.0], [1.0]).interval(confidence)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import sklearn
 from _doubles import REGRESSORS, DistRidge
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from scipy import integrate, stats
 from sklearn.base import clone
 from sklearn.calibration import calibration_curve
@@ -17,6 +17,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
 
 from skbayes import Normal
 from skbayes.metrics import (
@@ -226,6 +227,99 @@ def test_nll_needs_positive_sigma_and_confidence_in_range():
         regression_calibration_error([0.0], [0.0], [1.0], confidence_levels=[0.5, 1.2])
 
 
+# --------------------------------------------------------------------------
+# sigma == 0 is a point mass at mu in every metric: the limit sigma -> 0,
+# read off each metric at a sigma so small that the limit is reached.
+TINY = 1e-300
+
+
+def _point_mass_case():
+    # targets on the mean, below and above it; two point masses, one not
+    y = np.array([1.0, 0.5, 2.0, 1.0])
+    mu = np.array([1.0, 1.0, 1.0, 0.0])
+    sigma = np.array([0.0, 0.0, 0.0, 1.0])
+    return y, mu, sigma, np.where(sigma == 0, TINY, sigma)
+
+
+@pytest.mark.parametrize(
+    "metric",
+    [crps_gaussian, interval_coverage, regression_calibration_error, pit],
+)
+def test_zero_sigma_is_the_limit_of_a_vanishing_sigma(metric):
+    y, mu, sigma, tiny = _point_mass_case()
+    with np.errstate(over="ignore"):  # scipy's pdf at z = 1e300
+        reference = metric(y, mu, tiny)
+    assert_allclose(metric(y, mu, sigma), reference, rtol=1e-12, atol=0)
+    assert_allclose(metric(y, Normal(mu, sigma)), metric(y, mu, sigma), rtol=0)
+
+
+def test_zero_sigma_agrees_across_metrics():
+    y, mu, sigma, tiny = _point_mass_case()
+    levels = [0.1, 0.5, 0.99]
+    _, observed = interval_calibration_curve(y, mu, sigma, confidence_levels=levels)
+    coverage = [interval_coverage(y, mu, sigma, confidence=c) for c in levels]
+    assert_array_equal(observed, coverage)
+    # the point mass on its target is inside, the two off it outside, at
+    # every level; the unit Gaussian covers |y - mu| = 1 from level 0.6827 on
+    assert_array_equal(observed, [0.25, 0.25, 0.5])
+    assert_array_equal(pit(y, mu, sigma), [0.5, 0.0, 1.0, stats.norm.cdf(1.0)])
+    # width: zero for the point masses, exact for the rest
+    z = stats.norm.ppf(0.95)
+    assert interval_width(y, mu, sigma) == pytest.approx(2 * z / 4, rel=1e-15)
+    assert interval_width(y, mu, sigma) == pytest.approx(
+        interval_width(y, mu, tiny), rel=1e-12
+    )
+    assert interval_width(None, [3.0], [0.0]) == 0.0
+    with pytest.raises(ValueError, match="point mass"):
+        gaussian_nll(y, mu, sigma)
+
+
+@pytest.mark.parametrize("metric", [*WEIGHTED, pit, interval_calibration_curve])
+def test_complex_sigma_is_refused(metric):
+    y, mu = np.zeros(3), np.zeros(3)
+    with pytest.raises(ValueError, match="real"):
+        metric(y, mu, np.array([1.0 + 1e-3j, 1.0, 1.0]))
+    with pytest.raises(ValueError, match=r"[Cc]omplex"):
+        metric(y, np.array([0.0 + 1j, 0, 0]), np.ones(3))
+
+
+@pytest.mark.parametrize(
+    "metric", [interval_coverage, interval_width, interval_calibration_curve, pit]
+)
+def test_bad_shapes(metric):
+    y, mu, sigma = np.zeros(4), np.zeros(4), np.ones(4)
+    with pytest.raises(ValueError, match="dim 3"):
+        metric(y, np.zeros((4, 1, 1)), sigma)
+    with pytest.raises(ValueError, match="does not match"):
+        metric(y, mu, np.ones((4, 2)))
+    with pytest.raises(ValueError):
+        metric(y, [], [])
+
+
+@pytest.mark.parametrize("metric", [interval_coverage, interval_width])
+@pytest.mark.parametrize("confidence", [True, False, 0, 1, 1.5, "0.9", None, np.nan])
+def test_bad_confidence_is_an_invalid_parameter(metric, confidence):
+    with pytest.raises(InvalidParameterError, match="'confidence' parameter"):
+        metric([0.0], [0.0], [1.0], confidence=confidence)
+
+
+@pytest.mark.parametrize(
+    "levels", [[0.5, 1.0], [0.0], [], [[0.5, 0.6]], ["0.5"], [0.5 + 0j], [np.nan]]
+)
+def test_bad_confidence_levels(levels):
+    for metric in (interval_calibration_curve, regression_calibration_error):
+        with pytest.raises(ValueError, match="confidence_levels"):
+            metric([0.0], [0.0], [1.0], confidence_levels=levels)
+
+
+@pytest.mark.parametrize("metric", [*WEIGHTED, interval_calibration_curve])
+def test_bad_sample_weight_type(metric):
+    with pytest.raises(InvalidParameterError, match="'sample_weight' parameter"):
+        metric([0.0], [0.0], [1.0], sample_weight="balanced")
+    with pytest.raises(ValueError, match=r"(?i)sample.weight"):
+        metric([0.0, 1.0], [0.0, 0.0], [1.0, 1.0], sample_weight=np.ones((2, 2)))
+
+
 def test_column_vector_target_is_accepted():
     y = np.array([[0.0], [1.0]])
     assert gaussian_nll(y, [0.0, 0.0], 1.0) == gaussian_nll(y.ravel(), [0.0, 0.0], 1.0)
@@ -302,6 +396,30 @@ def test_ece_input_checks():
         expected_calibration_error([0, 1], [0.2, 0.3], strategy="bogus")
     with pytest.raises(ValueError, match="n_bins"):
         expected_calibration_error([0, 1], [0.2, 0.3], n_bins=0)
+    with pytest.raises(ValueError, match="dim 3"):
+        expected_calibration_error([0, 1], np.full((2, 2, 1), 0.5))
+    with pytest.raises(ValueError, match=r"[Cc]omplex"):
+        expected_calibration_error([0, 1], [0.2 + 0j, 0.3])
+
+
+@pytest.mark.parametrize("n_bins", [True, False, 2.0, 10.5, "10", None, 0, -3])
+def test_ece_n_bins_is_validated_like_scikit_learn(n_bins):
+    with pytest.raises(InvalidParameterError, match="'n_bins' parameter"):
+        expected_calibration_error([0, 1], [0.2, 0.3], n_bins=n_bins)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"strategy": None}, "strategy"),
+        ({"strategy": "bogus"}, "strategy"),
+        ({"sample_weight": "balanced"}, "sample_weight"),
+        ({"labels": 3}, "labels"),
+    ],
+)
+def test_ece_other_parameters_are_validated(kwargs, name):
+    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter"):
+        expected_calibration_error([0, 1], [0.2, 0.3], **kwargs)
 
 
 # --------------------------------------------------------------------------

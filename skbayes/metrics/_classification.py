@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 from sklearn.utils import check_array, check_consistent_length, column_or_1d
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+    validate_params,
+)
 from sklearn.utils.validation import _check_sample_weight
 
 __all__ = ["expected_calibration_error"]
 
 
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_prob": ["array-like"],
+        "n_bins": [Interval(Integral, 1, None, closed="left")],
+        "strategy": [StrOptions({"uniform", "quantile"})],
+        "sample_weight": ["array-like", None],
+        "pos_label": "no_validation",
+        "labels": ["array-like", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def expected_calibration_error(
     y_true,
     y_prob,
@@ -74,10 +94,12 @@ def expected_calibration_error(
     >>> round(expected_calibration_error([0, 1, 2, 1], proba), 4)
     0.05
     """
-    if not (isinstance(n_bins, (int, np.integer)) and n_bins >= 1):
-        raise ValueError(f"n_bins must be a positive integer; got {n_bins!r}.")
-    if strategy not in ("uniform", "quantile"):
-        raise ValueError(f"strategy must be 'uniform' or 'quantile'; got {strategy!r}.")
+    if isinstance(n_bins, (bool, np.bool_)):
+        # an Integral to Python, but never meant as a count
+        raise InvalidParameterError(
+            "The 'n_bins' parameter of expected_calibration_error must be an int "
+            f"in the range [1, inf). Got {n_bins!r} instead."
+        )
     y_true = column_or_1d(y_true)
     y_prob = check_array(y_prob, ensure_2d=False, input_name="y_prob")
     check_consistent_length(y_true, y_prob)

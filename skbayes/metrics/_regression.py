@@ -4,14 +4,25 @@ Every function takes the target first, then the prediction, either as two
 arrays ``(y_true, mu, sigma)`` (``sigma`` a standard deviation, never a
 variance) or as ``(y_true, dist)`` with the :class:`skbayes.Normal` returned
 by ``predict_dist``.
+
+``sigma == 0`` is a point mass at ``mu``, as in :class:`skbayes.Normal`: its
+central intervals are ``[mu, mu]`` (width 0; they cover a target only if it
+equals ``mu``, at every level, in :func:`interval_coverage` and
+:func:`interval_calibration_curve` alike), its PIT is 0 below ``mu``, 1 above
+and 1/2 on it, and its CRPS is the absolute error. Only
+:func:`gaussian_nll` refuses it: the log density of a point mass is infinite.
+NaN, infinite or complex ``sigma`` are refused by every function.
 """
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 from scipy import special, stats
+from sklearn.utils._param_validation import Interval, validate_params
 
-from .._base import gaussian_interval
+from .._distribution import central_interval, standardize
 from ._validation import _check_reg_inputs, _weighted_mean
 
 __all__ = [
@@ -28,6 +39,15 @@ __all__ = [
 DEFAULT_CONFIDENCE_LEVELS = np.linspace(0.05, 0.95, 19)
 
 
+@validate_params(
+    {
+        "y_true": "no_validation",
+        "mu": "no_validation",
+        "sigma": "no_validation",
+        "sample_weight": ["array-like", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def gaussian_nll(y_true, mu, sigma=None, *, sample_weight=None) -> float:
     """Mean negative log predictive density of Gaussian predictions.
 
@@ -70,6 +90,15 @@ def gaussian_nll(y_true, mu, sigma=None, *, sample_weight=None) -> float:
     return _weighted_mean(per_sample, sample_weight)
 
 
+@validate_params(
+    {
+        "y_true": "no_validation",
+        "mu": "no_validation",
+        "sigma": "no_validation",
+        "sample_weight": ["array-like", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def crps_gaussian(y_true, mu, sigma=None, *, sample_weight=None) -> float:
     """Mean continuous ranked probability score of Gaussian predictions.
 
@@ -119,6 +148,16 @@ def crps_gaussian(y_true, mu, sigma=None, *, sample_weight=None) -> float:
     return _weighted_mean(per_sample, sample_weight)
 
 
+@validate_params(
+    {
+        "y_true": "no_validation",
+        "mu": "no_validation",
+        "sigma": "no_validation",
+        "confidence": [Interval(Real, 0, 1, closed="neither")],
+        "sample_weight": ["array-like", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def interval_coverage(
     y_true, mu, sigma=None, *, confidence=0.9, sample_weight=None
 ) -> float:
@@ -150,11 +189,20 @@ def interval_coverage(
     0.6666666666666666
     """
     y_true, mu, sigma = _check_reg_inputs(y_true, mu, sigma)
-    lower, upper = gaussian_interval(mu, sigma, confidence)
-    inside = (y_true >= lower) & (y_true <= upper)
+    inside = _inside(np.abs(y_true - mu), sigma, confidence)
     return _weighted_mean(inside.astype(np.float64), sample_weight)
 
 
+@validate_params(
+    {
+        "y_true": "no_validation",
+        "mu": "no_validation",
+        "sigma": "no_validation",
+        "confidence": [Interval(Real, 0, 1, closed="neither")],
+        "sample_weight": ["array-like", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def interval_width(
     y_true, mu, sigma=None, *, confidence=0.9, sample_weight=None
 ) -> float:
@@ -187,10 +235,14 @@ def interval_width(
     3.92
     """
     _, mu, sigma = _check_reg_inputs(y_true, mu, sigma)
-    lower, upper = gaussian_interval(mu, sigma, confidence)
+    lower, upper = central_interval(mu, sigma, confidence)
     return _weighted_mean(upper - lower, sample_weight)
 
 
+@validate_params(
+    {"y_true": "no_validation", "mu": "no_validation", "sigma": "no_validation"},
+    prefer_skip_nested_validation=True,
+)
 def pit(y_true, mu, sigma=None) -> np.ndarray:
     """Probability integral transform: the predictive CDF at each target.
 
@@ -219,9 +271,19 @@ def pit(y_true, mu, sigma=None) -> np.ndarray:
     array([0.5   , 0.8413])
     """
     y_true, mu, sigma = _check_reg_inputs(y_true, mu, sigma)
-    return stats.norm.cdf(y_true, loc=mu, scale=sigma)
+    return stats.norm.cdf(standardize(y_true, mu, sigma))
 
 
+@validate_params(
+    {
+        "y_true": "no_validation",
+        "mu": "no_validation",
+        "sigma": "no_validation",
+        "confidence_levels": ["array-like", None],
+        "sample_weight": ["array-like", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def interval_calibration_curve(
     y_true, mu, sigma=None, *, confidence_levels=None, sample_weight=None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -264,12 +326,21 @@ def interval_calibration_curve(
     abs_dev = np.abs(y_true - mu)
     observed = np.empty_like(expected)
     for i, level in enumerate(expected):
-        half_width = sigma * stats.norm.ppf(0.5 + level / 2.0)
-        inside = abs_dev <= half_width
+        inside = _inside(abs_dev, sigma, level)
         observed[i] = _weighted_mean(inside.astype(np.float64), sample_weight)
     return expected, observed
 
 
+@validate_params(
+    {
+        "y_true": "no_validation",
+        "mu": "no_validation",
+        "sigma": "no_validation",
+        "confidence_levels": ["array-like", None],
+        "sample_weight": ["array-like", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def regression_calibration_error(
     y_true, mu, sigma=None, *, confidence_levels=None, sample_weight=None
 ) -> float:
@@ -324,10 +395,24 @@ def regression_calibration_error(
     return float(np.mean(np.abs(observed - expected)))
 
 
+def _inside(abs_dev: np.ndarray, sigma: np.ndarray, level: float) -> np.ndarray:
+    """Whether each target lies in the central ``level`` interval (closed).
+
+    One rule for every metric, so that coverage and the calibration curve
+    agree to the last bit; a point mass (sigma 0) covers only its mean.
+    """
+    return abs_dev <= sigma * stats.norm.ppf(0.5 + level / 2.0)
+
+
 def _check_levels(confidence_levels) -> np.ndarray:
     if confidence_levels is None:
         return DEFAULT_CONFIDENCE_LEVELS.copy()
-    levels = np.sort(np.atleast_1d(np.asarray(confidence_levels, dtype=np.float64)))
+    levels = np.asarray(confidence_levels)
+    if np.iscomplexobj(levels) or levels.dtype.kind not in "iuf":
+        raise ValueError(
+            f"confidence_levels must be real numbers; got {confidence_levels!r}."
+        )
+    levels = np.sort(np.atleast_1d(levels.astype(np.float64)))
     if levels.ndim != 1 or levels.size == 0:
         raise ValueError("confidence_levels must be a non-empty 1-D array-like.")
     if not np.all((levels > 0) & (levels < 1)):

@@ -38,7 +38,13 @@ def _check_reg_inputs(
     """
     mu, sigma = _unpack_dist(mu, sigma)
     mu = check_array(mu, ensure_2d=False, dtype="numeric", input_name="mu")
-    sigma = np.asarray(sigma, dtype=np.float64)
+    sigma = np.asarray(sigma)
+    if np.iscomplexobj(sigma):
+        raise ValueError(
+            "sigma must be real (a standard deviation); got complex values, whose "
+            "imaginary part would be dropped silently."
+        )
+    sigma = sigma.astype(np.float64)
     if not np.all(np.isfinite(sigma)):
         raise ValueError("Input sigma contains NaN or infinity.")
     if mu.ndim not in (1, 2):
@@ -52,7 +58,11 @@ def _check_reg_inputs(
     if np.any(sigma < 0):
         raise ValueError("sigma must be non-negative (a standard deviation).")
     if strictly_positive and np.any(sigma == 0):
-        raise ValueError("sigma must be strictly positive for this score.")
+        raise ValueError(
+            "sigma must be strictly positive for this score: sigma == 0 is a point "
+            "mass, whose density is infinite on its mean and zero off it. "
+            "crps_gaussian scores it (as the absolute error)."
+        )
     if y_true is not None:
         y_true = check_array(
             y_true, ensure_2d=False, dtype="numeric", input_name="y_true"
