@@ -1,8 +1,10 @@
 """Sphinx configuration for the skbayes documentation.
 
-Build with ``sphinx-build -W -b html docs docs/_build/html`` from the repository root.
-Figures come from the scripts in ``examples/``: the ``plot`` directive of matplotlib
-runs each one during the build and inserts the figures it draws.
+Build with ``python -m sphinx -W -b html docs docs/_build/html`` from the repository
+root. The scripts in ``examples/`` become a sphinx-gallery (``docs/auto_examples/``):
+each runs once during the build, its figures feed the example pages, the user guide and
+the API pages' "Examples using" sections. MathJax is served from the build itself
+(``sphinx-mathjax-offline``), so the pages need no network.
 """
 
 from __future__ import annotations
@@ -33,7 +35,11 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # copies MathJax 3 into _static/mathjax/
     "numpydoc",
+    "sphinx_gallery.gen_gallery",
+    # Kept so that a ``.. plot::`` in a page still builds; the shipped pages use the
+    # gallery's figures instead, so no example runs twice.
     "matplotlib.sphinxext.plot_directive",
 ]
 
@@ -50,7 +56,31 @@ numpydoc_class_members_toctree = False
 numpydoc_attributes_as_param_list = True
 numpydoc_xref_param_type = False
 
-# -- Figures from the example scripts ------------------------------------------
+# -- Maths: MathJax from _static, never from a CDN -----------------------------
+mathjax_path = "mathjax/tex-chtml.js"  # relative: resolved against _static/
+
+# -- The example gallery --------------------------------------------------------
+sphinx_gallery_conf = {
+    "examples_dirs": os.path.join(ROOT, "examples"),
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",  # run every plot_*.py
+    "within_subsection_order": "FileNameSortKey",
+    # "Examples using X" on each API page (see _templates/autosummary/class.rst).
+    "doc_module": ("skbayes",),
+    "backreferences_dir": os.path.join("generated", "backreferences"),
+    "download_all_examples": True,
+    "remove_config_comments": True,
+    "thumbnail_size": (400, 280),
+    "min_reported_time": 0,
+    "show_memory": False,
+    # Each example page states its own run time; the summary pages would load jQuery
+    # and DataTables from CDNs, and the docs must render offline.
+    "write_computation_times": False,
+    # Raise on a failing example: the docs must not ship a broken one.
+    "abort_on_example_error": True,
+}
+
+# -- Figures drawn by the plot directive (for pages that still use it) ---------
 plot_basedir = os.path.join(ROOT, "examples")
 plot_include_source = True
 plot_html_show_source_link = False
@@ -75,15 +105,22 @@ if os.environ.get("SKBAYES_DOCS_INTERSPHINX") != "1":
     intersphinx_mapping = {}
 
 # -- HTML ------------------------------------------------------------------------
-html_theme = "alabaster"
+html_theme = "pydata_sphinx_theme"
 html_title = f"skbayes {release}"
 html_static_path = ["_static"]
+html_css_files = ["skbayes.css"]
 html_theme_options = {
-    "description": "Bayesian estimators for scikit-learn that say how sure they are",
-    "fixed_sidebar": True,
-    "page_width": "1100px",
-    "sidebar_width": "230px",
+    "logo": {"text": "skbayes"},
+    "navbar_align": "left",
+    "header_links_before_dropdown": 6,
+    "show_toc_level": 2,
+    "navigation_with_keys": False,
+    "secondary_sidebar_items": ["page-toc", "sourcelink"],
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version", "theme-version"],
 }
+# Pages without a left sidebar, as in scikit-learn's docs.
+html_sidebars = {"index": [], "auto_examples/index": []}
 
 # Example scripts call plt.show() so that they also work from a terminal.
 warnings.filterwarnings("ignore", message=".*non-interactive.*", category=UserWarning)

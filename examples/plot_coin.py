@@ -12,12 +12,24 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy import stats
 
+# %%
+# Prior, likelihood and posterior
+# -------------------------------
+# The Beta prior is conjugate to the coin's Bernoulli likelihood: the posterior adds
+# the heads and tails to the prior's two parameters.
+
 p = np.linspace(0, 1, 501)
 prior_a, prior_b, heads, tails = 2, 2, 2, 0
 prior = stats.beta(prior_a, prior_b)
 posterior = stats.beta(prior_a + heads, prior_b + tails)
 likelihood = p**heads * (1 - p) ** tails
 likelihood = likelihood / np.trapezoid(likelihood, p)  # rescaled to unit area
+
+# %%
+# More flips
+# ----------
+# The posterior of a coin with P(heads) = 0.7 after 2, 10, 50 and 200 flips, drawn on
+# the right beside the two-flip picture on the left.
 
 fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
 ax0.plot(p, prior.pdf(p), "--", color="grey", label="prior Beta(2, 2)")

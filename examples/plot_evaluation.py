@@ -1,6 +1,6 @@
 """
 Evaluating predictive uncertainty: bands, interval calibration and PIT
-=====================================================================
+======================================================================
 
 :class:`skbayes.GaussianLinearRegression` on the diabetes data, evaluated on a held-
 out quarter with the Displays of :mod:`skbayes.plotting` and the metrics of
@@ -15,11 +15,24 @@ from skbayes import GaussianLinearRegression, Normal
 from skbayes.metrics import gaussian_nll, pit, regression_calibration_error
 from skbayes.plotting import IntervalCalibrationDisplay, PredictiveBandDisplay
 
+# %%
+# A model and an over-confident twin
+# ----------------------------------
+# The same predictive means, once with the model's standard deviation and once with
+# half of it.
+
 X, y = load_diabetes(return_X_y=True)
 X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
 est = GaussianLinearRegression(prior_scale="auto").fit(X_train, y_train)
 dist = est.predict_dist(X_test)
 overconfident = Normal(dist.mean, dist.std / 2)
+
+# %%
+# Bands, calibration curves and PIT histograms
+# --------------------------------------------
+# A calibrated model's intervals cover what they claim (its calibration curve follows
+# the diagonal) and its PIT values are uniform; the over-confident twin's curve falls
+# below the diagonal and its PIT histogram piles up at 0 and 1.
 
 fig, axes = plt.subplots(1, 3, figsize=(15, 4.3), constrained_layout=True)
 PredictiveBandDisplay.from_estimator(est, X_test, y_test, ax=axes[0])

@@ -16,12 +16,19 @@ from sklearn.preprocessing import SplineTransformer
 from skbayes import GaussianLinearRegression, StochasticMLPRegressor
 from skbayes.datasets import heteroscedastic_mean, make_heteroscedastic
 
+# %%
+# Data whose noise grows with :math:`|x|`
+# ---------------------------------------
+
 X, y = make_heteroscedastic(1000, random_state=0)
 grid = np.linspace(-3, 3, 300)[:, None]
 true_mean = heteroscedastic_mean(grid[:, 0])
 true_std = 0.1 + 0.3 * np.abs(grid[:, 0])
 z90 = 1.645
 
+# %%
+# Two models
+# ----------
 # "Before": a Bayesian linear model on a spline basis, one noise level for all x.
 splines = SplineTransformer(n_knots=8).fit(X)
 linear = GaussianLinearRegression().fit(splines.transform(X), y)
@@ -32,6 +39,13 @@ mlp = StochasticMLPRegressor(
     hidden_layer_sizes=(32,), learning_rate_init=1e-2, max_iter=300, random_state=0
 ).fit(X, y)
 dist = mlp.predict_dist(grid)
+
+# %%
+# Predictive bands and standard deviations
+# ----------------------------------------
+# The linear model's band has one width everywhere; the network's follows the true
+# 90% band (dashed), and its standard deviation splits into an aleatoric and an
+# epistemic part.
 
 fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), constrained_layout=True)
 for ax, d, title in [

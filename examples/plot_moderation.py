@@ -13,15 +13,30 @@ from scipy.special import expit
 
 from skbayes import BayesianLogisticRegression
 
+# %%
+# Twenty points, one feature
+# --------------------------
+
 rng = np.random.default_rng(1)
 x = rng.normal(0.0, 1.0, 20)
 y = (rng.random(20) < expit(1.5 * x)).astype(int)
 grid = np.linspace(-8, 8, 400)[:, None]
 
+# %%
+# The posterior of the logit and two probabilities
+# ------------------------------------------------
+# ``predict_dist`` gives the Gaussian posterior of the logit, mean :math:`\mu` and
+# standard deviation :math:`s`; ``predict_proba`` moderates the probability by that
+# spread, while the plug-in :math:`\sigma(\mu)` ignores it.
+
 clf = BayesianLogisticRegression(prior="gaussian", prior_scale=5.0).fit(x[:, None], y)
 mu, s = clf.predict_dist(grid)
 moderated = clf.predict_proba(grid)[:, 1]
 plug_in = expit(mu)
+
+# %%
+# Away from the data the plug-in probability races to 0 and 1; the moderated one
+# hedges.
 
 fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
 ax0.fill_between(

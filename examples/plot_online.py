@@ -13,12 +13,23 @@ import numpy as np
 
 from skbayes import GaussianLinearRegression
 
+# %%
+# A noisy straight line, 128 points
+# ---------------------------------
+
 rng = np.random.default_rng(0)
 n_total, noise = 128, 0.5
 x = rng.uniform(-3, 3, n_total)
 y = 0.8 * x - 0.5 + noise * rng.standard_normal(n_total)
 X = x[:, None]
 grid = np.linspace(-4, 4, 200)[:, None]
+
+# %%
+# Updating chunk by chunk
+# -----------------------
+# Each ``partial_fit`` call sees only the new rows. The band of the regression line
+# (the epistemic part) shrinks as the data come in; the band for a new observation
+# keeps the width of the noise.
 
 est = GaussianLinearRegression(prior="gaussian", prior_scale=1.0, noise_scale=noise)
 fig, axes = plt.subplots(1, 4, figsize=(13, 3.3), sharey=True, constrained_layout=True)

@@ -17,6 +17,10 @@ from sklearn.preprocessing import StandardScaler
 from skbayes import BayesianLogisticRegression, GaussianLinearRegression
 from skbayes.metrics import neg_gaussian_nll_scorer
 
+# %%
+# Two problems and their grids of scales
+# --------------------------------------
+
 problems = [
     (
         "GaussianLinearRegression, diabetes",
@@ -35,6 +39,12 @@ problems = [
         "CV log-loss",
     ),
 ]
+
+# %%
+# Evidence and cross-validation over the grid
+# -------------------------------------------
+# The solid line marks the scale that ``prior_scale="auto"`` finds, the dotted one the
+# best scale on the grid by cross-validation.
 
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.9), constrained_layout=True)
 for ax, (title, Est, (X, y), scales, scoring, cv_label) in zip(axes, problems):

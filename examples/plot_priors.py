@@ -15,9 +15,20 @@ from sklearn.preprocessing import StandardScaler
 
 from skbayes import BayesianLogisticRegression
 
+# %%
+# The standardised breast cancer data
+# -----------------------------------
+
 X, y = load_breast_cancer(return_X_y=True)
 X = StandardScaler().fit_transform(X)
 scales = np.logspace(-2.5, 0.5, 13)
+
+# %%
+# Penalties and coefficient paths
+# -------------------------------
+# Left: the penalty :math:`-\log P(w)` each prior adds. Middle and right: the
+# coefficients as ``prior_scale`` grows; the Laplace prior sets most of them exactly to
+# zero when its scale is small.
 
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), constrained_layout=True)
 w = np.linspace(-3, 3, 301)

@@ -22,9 +22,8 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 PAGES = sorted(
     p
     for p in DOCS.rglob("*.rst")
-    if "_build" not in p.parts
-    and "generated" not in p.parts
-    and "_templates" not in p.parts
+    # Sources only: not the build, nor what autosummary and sphinx-gallery generate.
+    if not {"_build", "generated", "_templates", "auto_examples"} & set(p.parts)
 )
 
 # Single-line import statements, in scripts and in ``>>>`` lines.
