@@ -6,8 +6,29 @@ import numpy as np
 from scipy import stats
 from sklearn.base import RegressorMixin
 
+# Where the API pages are published; the stubs are docs/generated/skbayes.<Name>.rst.
+DOC_LINK_TEMPLATE = (
+    "https://skbayes.readthedocs.io/en/latest/generated/skbayes.{estimator_name}.html"
+)
 
-class PredictiveRegressorMixin(RegressorMixin):
+
+class DocLinkMixin:
+    """The "?" link of the HTML repr points at the estimator's skbayes API page.
+
+    scikit-learn's ``BaseEstimator`` builds the link from ``_doc_link_module``,
+    ``_doc_link_template`` and ``_doc_link_url_param_generator``; its default would
+    link to scikit-learn's site. The public estimators are documented under the root
+    package (``skbayes.<Name>``), whichever private module defines them.
+    """
+
+    _doc_link_module = "skbayes"
+    _doc_link_template = DOC_LINK_TEMPLATE
+
+    def _doc_link_url_param_generator(self) -> dict[str, str]:
+        return {"estimator_name": type(self).__name__}
+
+
+class PredictiveRegressorMixin(DocLinkMixin, RegressorMixin):
     """``predict`` and ``sample_y`` on top of a ``predict_dist`` method.
 
     ``predict(X, return_std=True)`` mirrors scikit-learn's
