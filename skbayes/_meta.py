@@ -3,13 +3,28 @@
 ``Pipeline``, ``GridSearchCV`` and ``TransformedTargetRegressor`` do not pass
 ``predict_dist`` (or ``predict(return_std=True)``) through to the estimator
 they wrap (scikit-learn#24638). :func:`predict_dist` reaches through them.
+
+Ensembles (``BaggingRegressor``, ``VotingRegressor``) average their members'
+predictions with weights ``w_m`` (summing to 1), so their predictive
+distribution is the mixture ``sum_m w_m N(mu_m, s_m**2)``. It is returned as
+the Gaussian with the mixture's first two moments::
+
+    mean = sum_m w_m mu_m                         (the ensemble's predict)
+    var  = sum_m w_m s_m**2 + sum_m w_m (mu_m - mean)**2
+
+The spread of the member means is uncertainty about the model, so it adds to
+the epistemic part: ``epistemic**2 = sum_m w_m e_m**2 + sum_m w_m (mu_m -
+mean)**2`` and ``aleatoric**2 = sum_m w_m a_m**2``, which keeps ``var ==
+epistemic**2 + aleatoric**2``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from sklearn.compose import TransformedTargetRegressor
+from sklearn.ensemble import BaggingRegressor, VotingRegressor
 from sklearn.model_selection._search import BaseSearchCV
+from sklearn.multioutput import MultiOutputRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import (
     FunctionTransformer,
@@ -18,7 +33,7 @@ from sklearn.preprocessing import (
     RobustScaler,
     StandardScaler,
 )
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._distribution import Normal
 
@@ -52,7 +67,19 @@ def predict_dist(estimator, X):
       parts). Other transformers (e.g. ``QuantileTransformer`` or
       ``func=np.log``) do not map a Gaussian to a Gaussian and raise a
       ``ValueError``;
-    * any nesting of these, e.g. a ``Pipeline`` inside a ``GridSearchCV``.
+    * a :class:`~sklearn.ensemble.BaggingRegressor` or
+      :class:`~sklearn.ensemble.VotingRegressor` (with its ``weights``;
+      ``'drop'`` members left out) whose members have a predictive
+      distribution: the Gaussian with the moments of the members' mixture.
+      Its mean is the ensemble's ``predict``; its variance is the weighted
+      mean of the members' variances plus the weighted variance of their
+      means (counted as epistemic where the members split their std).
+      Bagging's feature subsets (``estimators_features_``) are respected;
+    * a :class:`~sklearn.multioutput.MultiOutputRegressor`: each output's
+      distribution from its own estimator, stacked to shape
+      (n_samples, n_outputs) like its ``predict``;
+    * any nesting of these, e.g. a ``Pipeline`` inside a ``GridSearchCV``, or
+      a ``BaggingRegressor`` of ``Pipeline`` members.
 
     Parameters
     ----------
@@ -100,11 +127,17 @@ def predict_dist(estimator, X):
         return _search_dist(estimator, X)
     if isinstance(estimator, TransformedTargetRegressor):
         return _ttr_dist(estimator, X)
+    if isinstance(estimator, BaggingRegressor):
+        return _bagging_dist(estimator, X)
+    if isinstance(estimator, VotingRegressor):
+        return _voting_dist(estimator, X)
+    if isinstance(estimator, MultiOutputRegressor):
+        return _multioutput_dist(estimator, X)
     raise TypeError(
         f"{type(estimator).__name__} has no predictive distribution: predict_dist "
         "needs an estimator with a predict_dist method (a skbayes estimator), or "
-        "a Pipeline, GridSearchCV/RandomizedSearchCV or TransformedTargetRegressor "
-        "around one."
+        "a Pipeline, GridSearchCV/RandomizedSearchCV, TransformedTargetRegressor, "
+        "BaggingRegressor, VotingRegressor or MultiOutputRegressor around one."
     )
 
 
@@ -161,6 +194,82 @@ def _ttr_dist(ttr: TransformedTargetRegressor, X) -> Normal:
         dist.std * scale,
         epistemic_std=_scale(dist.epistemic_std),
         aleatoric_std=_scale(dist.aleatoric_std),
+    )
+
+
+def _bagging_dist(bagging: BaggingRegressor, X) -> Normal:
+    check_is_fitted(bagging)
+    # as BaggingRegressor.predict: check the feature count and names once, then
+    # give each member its own columns
+    X = validate_data(
+        bagging,
+        X,
+        accept_sparse=["csr", "csc"],
+        dtype=None,
+        ensure_all_finite=False,
+        reset=False,
+    )
+    dists = [
+        predict_dist(member, X[:, features])
+        for member, features in zip(
+            bagging.estimators_, bagging.estimators_features_, strict=True
+        )
+    ]
+    return _mixture(dists, np.full(len(dists), 1.0 / len(dists)))
+
+
+def _voting_dist(voting: VotingRegressor, X) -> Normal:
+    check_is_fitted(voting)
+    # estimators_ holds the members that are not 'drop', in order
+    kept = [est != "drop" for _, est in voting.estimators]
+    if voting.weights is None:
+        weights = np.ones(sum(kept))
+    else:
+        weights = np.asarray(voting.weights, dtype=np.float64)[np.asarray(kept)]
+    if not weights.sum() > 0:
+        raise ValueError(
+            "The weights of the VotingRegressor's remaining members sum to "
+            f"{weights.sum()}; a mixture needs a positive total weight."
+        )
+    dists = [predict_dist(member, X) for member in voting.estimators_]
+    return _mixture(dists, weights / weights.sum())
+
+
+def _multioutput_dist(multi: MultiOutputRegressor, X) -> Normal:
+    check_is_fitted(multi)
+    dists = [predict_dist(est, X) for est in multi.estimators_]
+
+    def stack(parts):
+        if any(part is None for part in parts):
+            return None
+        return np.stack(parts, axis=1)
+
+    return Normal(
+        np.stack([d.mean for d in dists], axis=1),
+        np.stack([d.std for d in dists], axis=1),
+        epistemic_std=stack([d.epistemic_std for d in dists]),
+        aleatoric_std=stack([d.aleatoric_std for d in dists]),
+    )
+
+
+def _mixture(dists: list[Normal], weights: np.ndarray) -> Normal:
+    """Gaussian with the moments of ``sum_m w_m dists[m]`` (weights sum to 1)."""
+    means = np.stack([d.mean for d in dists])
+    w = weights.reshape(-1, *([1] * (means.ndim - 1)))
+    mean = np.sum(w * means, axis=0)
+    within = np.sum(w * np.stack([d.var for d in dists]), axis=0)
+    between = np.sum(w * (means - mean) ** 2, axis=0)
+    epistemic = aleatoric = None
+    if all(d.epistemic_std is not None and d.aleatoric_std is not None for d in dists):
+        epistemic_var = np.sum(w * np.stack([d.epistemic_std**2 for d in dists]), 0)
+        aleatoric_var = np.sum(w * np.stack([d.aleatoric_std**2 for d in dists]), 0)
+        epistemic = np.sqrt(epistemic_var + between)
+        aleatoric = np.sqrt(aleatoric_var)
+    return Normal(
+        mean,
+        np.sqrt(within + between),
+        epistemic_std=epistemic,
+        aleatoric_std=aleatoric,
     )
 
 

@@ -8,9 +8,11 @@ from _doubles import REGRESSORS, DistRidge
 from numpy.testing import assert_allclose
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.decomposition import PCA
+from sklearn.ensemble import BaggingRegressor, VotingRegressor
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+from sklearn.multioutput import MultiOutputRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import (
     MaxAbsScaler,
@@ -23,6 +25,7 @@ from sklearn.preprocessing import (
 import skbayes
 from skbayes import (
     BayesianLogisticRegression,
+    GaussianLinearRegression,
     Normal,
     StochasticMLPRegressor,
     predict_dist,
@@ -236,3 +239,161 @@ def test_stochastic_mlp_in_pipeline_inside_ttr():
     assert_allclose(dist.mean, ttr.predict(X), rtol=1e-6)
     inner = ttr.regressor_[-1].predict_dist(ttr.regressor_[0].transform(X))
     assert_allclose(dist.std, inner.std * ttr.transformer_.scale_[0], rtol=1e-10)
+
+
+# --------------------------------------------------------------------------
+# ensembles: the Gaussian with the moments of the members' mixture
+def _member_moments(dists, repeats=None):
+    """Mixture moments from the members, by plain means over (repeated) members.
+
+    Integer weights are members repeated that many times, so np.mean and
+    np.var over the repeated stack check the weighted formulas independently.
+    """
+    repeats = np.ones(len(dists), dtype=int) if repeats is None else repeats
+    dists = [d for d, r in zip(dists, repeats, strict=True) for _ in range(r)]
+    means = np.stack([d.mean for d in dists])
+    mean = means.mean(axis=0)
+    var = np.mean([d.var for d in dists], axis=0) + means.var(axis=0)
+    aleatoric = np.sqrt(np.mean([d.aleatoric_std**2 for d in dists], axis=0))
+    epistemic = np.sqrt(
+        np.mean([d.epistemic_std**2 for d in dists], axis=0) + means.var(axis=0)
+    )
+    return mean, var, epistemic, aleatoric
+
+
+def _assert_mixture(dist, mean, var, epistemic, aleatoric):
+    assert_allclose(dist.mean, mean, rtol=1e-12)
+    assert_allclose(dist.var, var, rtol=1e-12)
+    assert_allclose(dist.epistemic_std, epistemic, rtol=1e-12)
+    assert_allclose(dist.aleatoric_std, aleatoric, rtol=1e-12)
+    assert_allclose(dist.var, dist.epistemic_std**2 + dist.aleatoric_std**2)
+
+
+@pytest.mark.parametrize("make", REGRESSORS)
+def test_bagging_mixture_moments(make):
+    X, y = _data(n=80)
+    # two of three features per member, drawn with replacement: the members
+    # see different columns, so X[:, features] must reach each one
+    bag = BaggingRegressor(
+        make()[0],
+        n_estimators=6,
+        max_features=2,
+        bootstrap_features=True,
+        random_state=0,
+    ).fit(X, y)
+    assert len({tuple(f) for f in bag.estimators_features_}) > 1
+    dist = predict_dist(bag, X)
+    assert dist.shape == (80,)
+    assert_allclose(dist.mean, bag.predict(X), rtol=1e-12)
+    members = [
+        m.predict_dist(X[:, f])
+        for m, f in zip(bag.estimators_, bag.estimators_features_, strict=True)
+    ]
+    _assert_mixture(dist, *_member_moments(members))
+    # the members disagree: the mixture is wider than the mean member
+    assert np.all(dist.var > np.mean([m.var for m in members], axis=0))
+
+
+def test_voting_mixture_moments_with_weights_and_drop():
+    X, y = _data(n=60)
+    voting = VotingRegressor(
+        [
+            ("tight", GaussianLinearRegression(prior_scale=0.05)),
+            ("off", "drop"),
+            ("ridge", DistRidge()),
+            ("wide", GaussianLinearRegression(prior_scale=10.0)),
+        ],
+        weights=[1, 5, 3, 2],  # the dropped member's weight is ignored
+    ).fit(X, y)
+    dist = predict_dist(voting, X)
+    assert_allclose(dist.mean, voting.predict(X), rtol=1e-12)
+    members = [
+        voting.named_estimators_[k].predict_dist(X) for k in ("tight", "ridge", "wide")
+    ]
+    _assert_mixture(dist, *_member_moments(members, repeats=[1, 3, 2]))
+    # without weights: equal weights
+    voting.set_params(weights=None)
+    dist = predict_dist(voting, X)
+    assert_allclose(dist.mean, voting.predict(X), rtol=1e-12)
+    _assert_mixture(dist, *_member_moments(members))
+
+
+def test_multioutput_stacks_per_output():
+    X, y = _data(n=40)
+    Y = np.column_stack([y, -3.0 * y + X[:, 0], X[:, 1]])
+    multi = MultiOutputRegressor(GaussianLinearRegression()).fit(X, Y)
+    dist = predict_dist(multi, X)
+    assert dist.shape == (40, 3)
+    assert_allclose(dist.mean, multi.predict(X), rtol=1e-12)
+    for j, est in enumerate(multi.estimators_):
+        own = est.predict_dist(X)
+        assert_allclose(dist.std[:, j], own.std, rtol=1e-12)
+        assert_allclose(dist.epistemic_std[:, j], own.epistemic_std, rtol=1e-12)
+        assert_allclose(dist.aleatoric_std[:, j], own.aleatoric_std, rtol=1e-12)
+
+
+def test_ensembles_nest_with_pipelines_and_searches():
+    X, y = _data(n=60)
+    member = make_pipeline(StandardScaler(), GaussianLinearRegression())
+    bag = BaggingRegressor(member, n_estimators=4, max_features=2, random_state=1)
+    search = GridSearchCV(
+        make_pipeline(StandardScaler(), bag),
+        {
+            "baggingregressor__estimator__gaussianlinearregression__prior_scale": [
+                0.1,
+                1.0,
+            ]
+        },
+        cv=2,
+    ).fit(X, y)
+    dist = predict_dist(search, X)
+    assert_allclose(dist.mean, search.predict(X), rtol=1e-12)
+    fitted = search.best_estimator_
+    Xs = fitted[0].transform(X)
+    inner = fitted[-1]
+    members = [
+        predict_dist(m, Xs[:, f])
+        for m, f in zip(inner.estimators_, inner.estimators_features_, strict=True)
+    ]
+    _assert_mixture(dist, *_member_moments(members))
+    # a Voting inside a MultiOutput
+    voting = VotingRegressor([("a", DistRidge()), ("b", GaussianLinearRegression())])
+    multi = MultiOutputRegressor(voting).fit(X, np.column_stack([y, 2 * y]))
+    assert_allclose(predict_dist(multi, X).mean, multi.predict(X), rtol=1e-12)
+
+
+def test_ensembles_without_member_parts_have_no_parts():
+    X, y = _data()
+
+    class NoParts(DistRidge):
+        def predict_dist(self, X):
+            return Normal(*super().predict_dist(X))
+
+    voting = VotingRegressor([("a", NoParts()), ("b", DistRidge())]).fit(X, y)
+    dist = predict_dist(voting, X)
+    assert dist.epistemic_std is None and dist.aleatoric_std is None
+    members = [m.predict_dist(X) for m in voting.estimators_]
+    means = np.stack([m.mean for m in members])
+    var = np.mean([m.var for m in members], axis=0) + means.var(axis=0)
+    mean = means.mean(axis=0)
+    assert_allclose(dist.mean, mean, rtol=1e-12)
+    assert_allclose(dist.var, var, rtol=1e-12)
+
+
+def test_ensemble_errors():
+    X, y = _data()
+    bag = BaggingRegressor(LinearRegression(), n_estimators=3).fit(X, y)
+    with pytest.raises(TypeError, match="no predictive distribution"):
+        predict_dist(bag, X)
+    with pytest.raises(NotFittedError):
+        predict_dist(BaggingRegressor(DistRidge()), X)
+    with pytest.raises(NotFittedError):
+        predict_dist(VotingRegressor([("a", DistRidge())]), X)
+    bag = BaggingRegressor(DistRidge(), n_estimators=3, max_features=2).fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        predict_dist(bag, X[:, :2])
+    voting = VotingRegressor(
+        [("a", DistRidge()), ("b", DistRidge())], weights=[0.0, 0.0]
+    ).fit(X, y)
+    with pytest.raises(ValueError, match="positive total weight"):
+        predict_dist(voting, X)
