@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import sklearn
 from _doubles import REGRESSORS, DistRidge
 from numpy.testing import assert_allclose
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.decomposition import PCA
 from sklearn.ensemble import BaggingRegressor, VotingRegressor
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import NotFittedError, UnsetMetadataPassedError
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 from sklearn.multioutput import MultiOutputRegressor
@@ -397,3 +398,39 @@ def test_ensemble_errors():
     ).fit(X, y)
     with pytest.raises(ValueError, match="positive total weight"):
         predict_dist(voting, X)
+
+
+# --------------------------------------------------------------------------
+# Pipeline.predict(return_std=True) under scikit-learn's metadata routing
+def _mlp():
+    return StochasticMLPRegressor(
+        hidden_layer_sizes=(8,), max_iter=3, n_predict_samples=5, random_state=0
+    )
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(GaussianLinearRegression, id="GaussianLinearRegression"),
+        pytest.param(_mlp, id="MLP", marks=pytest.mark.slow),
+    ],
+)
+def test_pipeline_predict_return_std_with_metadata_routing(make):
+    X, y = _data()
+    with sklearn.config_context(enable_metadata_routing=True):
+        model = make().set_predict_request(return_std=True)
+        pipe = make_pipeline(StandardScaler(), model).fit(X, y)
+        mean, std = pipe.predict(X, return_std=True)
+        expected = predict_dist(pipe, X)
+        assert_allclose(mean, expected.mean, rtol=1e-12)
+        assert_allclose(std, expected.std, rtol=1e-12)
+        # without the request, routing refuses the parameter
+        unrequested = make_pipeline(StandardScaler(), make()).fit(X, y)
+        with pytest.raises(UnsetMetadataPassedError, match="return_std"):
+            unrequested.predict(X, return_std=True)
+    # routing off: Pipeline passes the parameter on as before
+    mean_off, std_off = unrequested.predict(X, return_std=True)
+    off = predict_dist(unrequested, X)
+    assert_allclose(mean_off, off.mean, rtol=1e-12)
+    assert_allclose(std_off, off.std, rtol=1e-12)
