@@ -6,14 +6,13 @@ O(d); a bounded L-BFGS-B search finishes it when the optimum is on a boundary.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from scipy import optimize
 from sklearn.exceptions import ConvergenceWarning
 
 from .._priors import Prior
 from ._glr_problem import _EPS, _intercept_terms, _Posterior, _Problem
+from ._warn import warn_user
 
 
 def _solve_gaussian(problem: _Problem, prior: Prior, auto: bool, est) -> _Posterior:
@@ -33,14 +32,13 @@ def _solve_gaussian(problem: _Problem, prior: Prior, auto: bool, est) -> _Poster
         lam = 0.0
         rank = int(np.sum(e > 0))
         if rank < d:
-            warnings.warn(
+            warn_user(
                 f"XᵀWX is singular (numerical rank {rank} < n_features = {d}): the "
                 "flat prior (prior=None) leaves the coefficients undetermined along "
                 f"{d - rank} direction(s). Using the minimum-norm solution and the "
                 "posterior of the identifiable part only; use prior='gaussian' or "
                 "'laplace' for a proper posterior, or remove collinear features.",
                 UserWarning,
-                stacklevel=4,
             )
             keep = e > 0
             e, V, p = e[keep], V.restrict(keep), p[keep]
@@ -141,11 +139,10 @@ def _solve_gaussian(problem: _Problem, prior: Prior, auto: bool, est) -> _Poster
                 )
                 converged = slope <= 1e-6 * max(dof, 1.0)
         if not converged:
-            warnings.warn(
+            warn_user(
                 "The marginal-likelihood maximisation did not converge in max_iter="
                 f"{est.max_iter} iterations (tol={est.tol}); increase max_iter.",
                 ConvergenceWarning,
-                stacklevel=4,
             )
 
     denom, mk, resid, gamma = moments(lam, beta)

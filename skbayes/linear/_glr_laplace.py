@@ -18,6 +18,7 @@ from ._glr_problem import (
     _Posterior,
     _Problem,
 )
+from ._warn import warn_user
 
 
 def _pseudo_rows(
@@ -68,11 +69,10 @@ def _solve_laplace(problem: _Problem, prior: Prior, est) -> _Posterior:
                 warnings.simplefilter("always", ConvergenceWarning)
                 lasso.fit(Xt, yt)
             if any(issubclass(w.category, ConvergenceWarning) for w in caught):
-                warnings.warn(
+                warn_user(
                     "Coordinate descent for the Laplace-prior MAP did not converge; "
                     "increase max_iter.",
                     ConvergenceWarning,
-                    stacklevel=4,
                 )
             v = lasso.coef_.copy()
             resid = c_res + float(np.sum((yt - Xt @ v) ** 2))
@@ -87,11 +87,10 @@ def _solve_laplace(problem: _Problem, prior: Prior, est) -> _Posterior:
             converged = True
             break
     if not converged:
-        warnings.warn(
+        warn_user(
             f"The noise update for the Laplace prior did not converge in max_iter="
             f"{est.max_iter} iterations (tol={est.tol}); increase max_iter.",
             ConvergenceWarning,
-            stacklevel=4,
         )
     if not fixed_noise:
         # The MAP must belong to the final noise level.

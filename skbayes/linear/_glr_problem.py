@@ -69,6 +69,12 @@ class _Problem:
         x2 = x2 if x2 > 0 else 1.0
         return float(y2), float(x2)
 
+    def gram(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(A, b)``; formed from the pseudo-rows on the dual route (O(n·d²))."""
+        if self.A is not None:
+            return self.A, self.b
+        return self.Phi.T @ self.Phi, self.Phi.T @ self.t
+
     def eigen(self, D: np.ndarray) -> tuple[np.ndarray, _Basis, np.ndarray]:
         """Eigen-decomposition of ``D A D``: ``(e, V, p = Vᵀ D b)``.
 
