@@ -26,8 +26,9 @@ import scipy
 import scipy.sparse as sp
 import sklearn
 from scipy import stats
+from sklearn.datasets import make_regression
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import BayesianRidge, Lasso, Ridge
+from sklearn.linear_model import ARDRegression, BayesianRidge, Lasso, Ridge
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import skbayes
@@ -258,12 +259,91 @@ def bench_sparse(quick: bool, repeat: int) -> None:
     )
 
 
+def bench_ard_selection(quick: bool, repeat: int) -> None:
+    """The issue's selection goal: keep exactly the informative features."""
+    X, y, coef = make_regression(
+        n_samples=1000,
+        n_features=100,
+        n_informative=5,
+        noise=5,
+        coef=True,
+        random_state=0,
+    )
+    X_tr, y_tr, X_te, y_te = X[:500], y[:500], X[500:], y[500:]
+    informative = coef != 0
+    models = {
+        "GLR prior_scale='ard'": lambda: GaussianLinearRegression(
+            prior_scale="ard"
+        ).fit(X_tr, y_tr),
+        "ARDRegression()": lambda: ARDRegression().fit(X_tr, y_tr),
+        "GLR prior_scale='auto'": lambda: GaussianLinearRegression(
+            prior_scale="auto"
+        ).fit(X_tr, y_tr),
+    }
+    print(
+        "\n### ARD: make_regression(1000, 100, n_informative=5, noise=5, "
+        "random_state=0), first 500 rows to fit\n"
+    )
+    print(
+        "| method | time (s) | kept | informative kept | others kept "
+        "| test RMSE | RMSE / ARDRegression |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    rows = {}
+    for name, fn in models.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            seconds = best_of(fn, repeat)
+            model = fn()
+        kept = model.coef_ != 0
+        rmse = float(np.sqrt(np.mean((model.predict(X_te) - y_te) ** 2)))
+        rows[name] = (seconds, kept, rmse)
+    ref = rows["ARDRegression()"][2]
+    for name, (seconds, kept, rmse) in rows.items():
+        print(
+            f"| {name} | {seconds:.3f} | {kept.sum()} | "
+            f"{(kept & informative).sum()}/{informative.sum()} | "
+            f"{(kept & ~informative).sum()} | {rmse:.4f} | {rmse / ref:.4f} |"
+        )
+
+
+def bench_ard_time(quick: bool, repeat: int) -> None:
+    n, d = (20_000, 100) if quick else (100_000, 200)
+    X, y = make_regression(
+        n_samples=n + 20_000,
+        n_features=d,
+        n_informative=20,
+        noise=5,
+        random_state=1,
+    )
+    X, y, X_test, y_test = X[:n], y[:n], X[n:], y[n:]
+    print(f"\n- ARD timing: make_regression n={n:,}, d={d}, 20 informative")
+    run_case(
+        f"ARD, n={n:,}, d={d}",
+        [
+            ("X.T @ X (floor)", lambda: X.T @ X),
+            (
+                "GLR prior_scale='ard'",
+                lambda: GaussianLinearRegression(prior_scale="ard").fit(X, y),
+            ),
+            ("ARDRegression()", lambda: ARDRegression().fit(X, y)),
+        ],
+        "X.T @ X (floor)",
+        X_test,
+        y_test,
+        repeat,
+        [("GLR prior_scale='ard'", "ARDRegression()")],
+    )
+
+
 def main(quick: bool) -> None:
     repeat = 1 if quick else 3
     header()
     bench_dense(quick, repeat)
     bench_wide(quick, repeat)
     bench_sparse(quick, repeat)
+    bench_ard_selection(quick, repeat)
+    bench_ard_time(quick, repeat)
 
 
 if __name__ == "__main__":
