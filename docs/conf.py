@@ -112,6 +112,9 @@ html_css_files = ["skbayes.css"]
 html_theme_options = {
     "logo": {"text": "skbayes"},
     "navbar_align": "left",
+    # The search box as a button keeps the navigation bar on one line.
+    "navbar_persistent": [],
+    "navbar_end": ["search-button", "theme-switcher"],
     "header_links_before_dropdown": 6,
     "show_toc_level": 2,
     "navigation_with_keys": False,
@@ -119,6 +122,8 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version", "theme-version"],
 }
+# The page table of contents says "fit", not "GaussianLinearRegression.fit".
+toc_object_entries_show_parents = "hide"
 # Pages without a left sidebar, as in scikit-learn's docs.
 html_sidebars = {"index": [], "auto_examples/index": []}
 
