@@ -76,12 +76,12 @@ def diabetes(seed: int, out: Path | None) -> list[Row]:
     for name, est, note in [
         (
             "GaussianLinearRegression(auto)",
-            GaussianLinearRegression(prior_scale="auto"),
-            "σ_w, σ_n by evidence",
+            GaussianLinearRegression(),
+            "default: σ_w, σ_n by evidence",
         ),
         (
             "GaussianLinearRegression(σ_w=1)",
-            GaussianLinearRegression(),
+            GaussianLinearRegression(prior_scale=1.0),
             "prior too tight for these small-scaled features",
         ),
         ("sklearn BayesianRidge", BayesianRidge(), ""),

@@ -19,7 +19,8 @@ from skbayes import (
 # One instance per distinct code path a user can reach.
 LINEAR = [
     GaussianLinearRegression(),
-    GaussianLinearRegression(prior_scale="auto"),
+    GaussianLinearRegression(prior_scale=1.0),
+    GaussianLinearRegression(prior_scale="ard"),
     GaussianLinearRegression(prior="laplace", prior_scale=0.5),
     GaussianLinearRegression(prior=None),
     GaussianLinearRegression(prior=None, noise_scale=1.0),

@@ -776,7 +776,7 @@ def test_failed_fit_and_partial_fit_leave_model_unchanged():
     ]:
         with pytest.raises(ValueError):
             call()
-        est.set_params(prior_scale=1.0)
+        est.set_params(prior_scale="auto")
         assert pickle.dumps(est) == before
 
 
@@ -815,11 +815,19 @@ def test_y_column_vector_warns():
         (dict(prior_scale="big"), InvalidParameterError, "'prior_scale' parameter"),
         (dict(noise_scale=0.0), InvalidParameterError, "'noise_scale' parameter"),
         (dict(max_iter=0), InvalidParameterError, "'max_iter' parameter"),
-        (dict(prior_scale=[1.0, 2.0]), ValueError, r"shape \(n_features,\) = \(3,\)"),
-        (dict(prior_scale=[1.0, -2.0, 1.0]), ValueError, "positive and finite"),
+        (
+            dict(prior_scale=[1.0, 2.0]),
+            InvalidParameterError,
+            r"shape \(n_features,\) = \(3,\)",
+        ),
+        (dict(prior_scale=[1.0, -2.0, 1.0]), InvalidParameterError, "positive"),
+        (dict(prior_scale=[1.0, np.nan, 1.0]), InvalidParameterError, "positive"),
+        (dict(prior_scale=np.ones((3, 1))), InvalidParameterError, "shape"),
+        (dict(tol=-1.0), InvalidParameterError, "'tol' parameter"),
+        (dict(fit_intercept="yes"), InvalidParameterError, "'fit_intercept'"),
         (
             dict(prior="laplace", prior_scale="auto"),
-            ValueError,
+            InvalidParameterError,
             "prior_scale='auto' is not supported with prior='laplace'",
         ),
     ],

@@ -61,12 +61,16 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
         flat prior, ordinary least squares with its exact flat-prior
         posterior; when ``XᵀWX`` is singular it warns and keeps the
         minimum-norm solution and the posterior of the identifiable part.
-    prior_scale : float, array-like of shape (n_features,) or "auto", default=1.0
+    prior_scale : float, array-like of shape (n_features,), "auto" or "ard", \
+            default="auto"
         Standard deviation ``σ_w`` of the Gaussian prior, or scale ``b`` of
-        the Laplace prior, one for all features or one per feature.
-        ``"auto"`` (Gaussian prior only) sets one ``σ_w`` by maximising the
-        marginal likelihood (empirical Bayes, MacKay's fixed point, as
-        scikit-learn's :class:`~sklearn.linear_model.BayesianRidge`).
+        the Laplace prior, one for all features or one per feature. A fixed
+        scale is in the units of y per unit of the features (standardise
+        them, e.g. in a Pipeline, for one scale to suit all).
+        ``"auto"`` (the default; Gaussian prior only) sets one ``σ_w`` by
+        maximising the marginal likelihood (empirical Bayes, MacKay's fixed
+        point, as scikit-learn's :class:`~sklearn.linear_model.BayesianRidge`);
+        with ``prior="laplace"`` a scale must be given.
         ``"ard"`` (Gaussian prior only) sets one ``σ_w`` per feature by
         maximising the exact marginal likelihood (automatic relevance
         determination, as :class:`~sklearn.linear_model.ARDRegression`):
@@ -227,7 +231,7 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
         self,
         *,
         prior="gaussian",
-        prior_scale=1.0,
+        prior_scale="auto",
         noise_scale=None,
         fit_intercept=True,
         max_iter=300,
@@ -329,7 +333,9 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
             _assert_all_finite(
                 X.data, input_name="X", estimator_name=type(self).__name__
             )
-        stats = kind.from_data(X, y, sw)
+        # inf - inf in the centring is NaN: no numpy warning before the error
+        with np.errstate(invalid="ignore", over="ignore"):
+            stats = kind.from_data(X, y, sw)
         big = stats.scatter if isinstance(stats, SuffStats) else stats.rows
         if not (np.all(np.isfinite(stats.mean)) and np.all(np.isfinite(big))):
             # Same message as validate_data would have given.
