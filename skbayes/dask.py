@@ -59,8 +59,9 @@ def predict_dist(estimator, X):
     ----------
     estimator : object
         A fitted estimator with a predictive distribution: any skbayes
-        estimator, or a ``Pipeline``, ``GridSearchCV`` or
-        ``TransformedTargetRegressor`` around one (as for
+        estimator, a ``Pipeline``, ``GridSearchCV`` or
+        ``TransformedTargetRegressor`` around one, or a ``BaggingRegressor``,
+        ``VotingRegressor`` or ``MultiOutputRegressor`` of them (as for
         :func:`skbayes.predict_dist`). The ``estimator_`` of a fitted
         :class:`dask_ml.wrappers.Incremental` or ``ParallelPostFit`` is taken
         out of the wrapper.

@@ -24,6 +24,7 @@ from distributed import Client, LocalCluster
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.datasets import make_classification, make_regression
+from sklearn.ensemble import BaggingRegressor
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import BayesianRidge
 from sklearn.model_selection import GridSearchCV, KFold
@@ -374,7 +375,9 @@ def test_predict_dist_through_meta_estimators(ridge_data):
     search = GridSearchCV(pipe, {"_distridge__alpha_1": [1e-6, 1e-3]}, cv=2)
     search.fit(X, y)
     Xd = da.from_array(X, chunks=(200, 4))
-    for est in (pipe, search):
+    bag = BaggingRegressor(_DistRidge(), n_estimators=3, max_features=3)
+    bag.fit(X, y)
+    for est in (pipe, search, bag):
         mean, std = dask.compute(*dask_predict_dist(est, Xd), scheduler="sync")
         expected = skbayes.predict_dist(est, X)
         assert_allclose(mean, expected.mean, rtol=1e-12)
