@@ -233,10 +233,9 @@ def _real_array(value, name: str, dtype=None) -> np.ndarray:
     if dtype is None:
         dtype = array.dtype if np.issubdtype(array.dtype, np.floating) else np.float64
     array = array.astype(dtype, copy=False)
-    if np.isnan(array).any():
-        raise ValueError(f"Input {name} contains NaN.")
-    if np.isinf(array).any():
-        raise ValueError(f"Input {name} contains infinity.")
+    if not np.isfinite(array).all():  # one pass; which kind only on failure
+        kind = "NaN" if np.isnan(array).any() else "infinity"
+        raise ValueError(f"Input {name} contains {kind}.")
     return array
 
 

@@ -10,6 +10,10 @@ Regression (Gaussian predictions, given as ``(y_true, mu, sigma)`` or
 * :func:`pit`, :func:`interval_calibration_curve`,
   :func:`regression_calibration_error`: calibration over all levels.
 
+A zero ``sigma`` is a point mass at ``mu`` in every regression metric (its
+interval is ``[mu, mu]``, its PIT 1/2 on ``mu``, its CRPS the absolute error);
+only :func:`gaussian_nll` refuses it, as its log density is infinite.
+
 Classification: :func:`expected_calibration_error`.
 
 Scorers for ``GridSearchCV(scoring=...)`` and ``cross_validate``:
