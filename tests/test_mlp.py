@@ -329,7 +329,7 @@ def test_unit_weights_equal_no_weights_and_zero_weight_drops_rows():
     outlier_err = np.abs(w1.predict(X) - a.predict(X)).mean()
     assert dropped_err < 0.25 * y.std()
     assert outlier_err > 2 * y.std()
-    np.testing.assert_allclose(w0._stats["y_mean"], a._stats["y_mean"])
+    np.testing.assert_allclose(w0._y_scaling.mean, a._y_scaling.mean)
 
 
 def test_prior_shrinks_weights():

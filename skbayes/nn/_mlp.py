@@ -2,54 +2,39 @@
 
 from __future__ import annotations
 
-import copy
-import warnings
-from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, _fit_context
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
-from tqdm.auto import tqdm
+from sklearn.base import _fit_context
+from sklearn.utils.validation import column_or_1d
 
 from .._base import PredictiveRegressorMixin
 from .._distribution import Normal
-from .._priors import PRIOR_PARAMETER_CONSTRAINTS, resolve_prior
-from .._validation import check_sample_weight
-from ._device import resolve_device, to_cpu
-from ._modules import ACTIVATIONS, StochasticMLP, gaussian_nll, prior_penalty
+from ._base import BaseStochasticMLP
+from ._heads import GaussianHead
+from ._modules import gaussian_nll
+from ._training import fit_scaling
 
 __all__ = ["StochasticMLPRegressor"]
 
-# Initial σ of the hidden pre-activations (standardised units).
-_SIGMA_INIT = 0.5
-# On a plateau the step size is divided by _LR_DECAY, at most _N_LR_DECAYS
-# times, before training stops (sklearn's "adaptive" schedule, for Adam).
-_LR_DECAY = 5.0
-_N_LR_DECAYS = 2
-# Elements of one (S, rows, width) activation tensor at prediction time.
-_PREDICT_CHUNK = 2**21
 
-
-class StochasticMLPRegressor(PredictiveRegressorMixin, BaseEstimator):
+class StochasticMLPRegressor(PredictiveRegressorMixin, BaseStochasticMLP):
     """Neural network with Gaussian activations predicting a mean and a std.
 
     Each hidden layer computes the mean μ(h) and the standard deviation
     σ(h) = softplus(·) + 1e-3 of its pre-activation, samples
     ``a = μ + σ·ξ`` with ``ξ ~ N(0, I)`` (the reparameterisation trick, so the
     gradients reach both μ and σ) and applies ``activation``. The output layer
-    gives the mean and a softplus standard deviation of y, so the noise level
-    may change with x (heteroscedastic regression).
+    gives the mean and a softplus standard deviation of each target, so the
+    noise level may change with x (heteroscedastic regression).
 
     Training minimises, per minibatch, the Monte-Carlo estimate
     ``-(1/S) Σ_s log N(y | mean_s, std_s)`` (S = ``n_train_samples``, rows
-    weighted by ``sample_weight``) plus ``-log prior(weights) / N`` with Adam.
-    Inputs and target are standardised internally (weighted by
-    ``sample_weight``) and predictions are mapped back to the original units.
+    weighted by ``sample_weight``) plus ``-log prior(weights) / N`` with Adam
+    (N: the rows with positive weight). Inputs and targets are standardised
+    internally (weighted by ``sample_weight``) and predictions are mapped back
+    to the original units. Sparse X is scaled but not centred.
 
     :meth:`predict_dist` returns the moments of the predictive mixture over
     ``n_predict_samples`` noise draws: the mean of the means, and the mean of
@@ -60,8 +45,9 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseEstimator):
     A row's prediction is therefore deterministic and does not depend on the
     batch it is in, nor on earlier calls.
 
-    Read more in the lecture "predicting distributions" and in
-    ``DESIGN.md`` §2.
+    Read more in the :ref:`User Guide <reparameterisation>`. To save a fitted
+    model use :mod:`pickle` or :func:`joblib.dump` (GPU-trained models load on
+    CPU-only machines); :mod:`skops.io` cannot rebuild torch objects.
 
     Parameters
     ----------
@@ -139,8 +125,36 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseEstimator):
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features, when X has string column names.
 
+    Attributes
+    ----------
+    module_ : torch.nn.Module
+        The fitted :class:`~skbayes.nn._modules.StochasticMLP`, on ``device_``.
+    device_ : str
+        The device used.
+    n_outputs_ : int
+        Number of targets (1 for a 1-D y).
+    loss_curve_ : list of float
+        Training objective per epoch (mean NLL in standardised units plus the
+        prior term).
+    validation_scores_ : list of float or None
+        Validation negative log-likelihood per epoch in the original units
+        (summed over the targets; lower is better), when ``early_stopping`` is
+        True; else None.
+    best_loss_ : float or None
+        Smallest training loss; None with ``early_stopping``.
+    best_validation_loss_ : float or None
+        Smallest validation NLL with ``early_stopping``; else None.
+    n_iter_ : int
+        Number of epochs run (accumulates under ``warm_start`` and
+        :meth:`partial_fit`).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the features, when X has string column names.
+
     See Also
     --------
+    StochasticMLPClassifier : the same network with a softmax head.
     sklearn.neural_network.MLPRegressor : deterministic MLP, point predictions.
 
     Examples
@@ -158,33 +172,7 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseEstimator):
     ((3,), True)
     """
 
-    _parameter_constraints: ClassVar[dict] = {
-        "hidden_layer_sizes": [
-            "array-like",
-            Interval(Integral, 1, None, closed="left"),
-        ],
-        "activation": [StrOptions(set(ACTIVATIONS))],
-        **PRIOR_PARAMETER_CONSTRAINTS,
-        "n_train_samples": [Interval(Integral, 1, None, closed="left")],
-        "n_predict_samples": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [
-            StrOptions({"auto"}),
-            Interval(Integral, 1, None, closed="left"),
-        ],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "n_iter_no_change": [
-            Interval(Integral, 1, None, closed="left"),
-            Options(Real, {np.inf}),
-        ],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "random_state": ["random_state"],
-        "device": [StrOptions({"cpu", "cuda", "auto"})],
-        "verbose": ["verbose"],
-        "warm_start": ["boolean"],
-    }
+    _target_validation: ClassVar[dict] = {"y_numeric": True, "multi_output": True}
 
     def __init__(
         self,
@@ -225,17 +213,17 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseEstimator):
         self.verbose = verbose
         self.warm_start = warm_start
 
-    # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the network to ``(X, y)``.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights of the rows' log-likelihood terms.
+            Non-negative weights of the rows' log-likelihood terms; only
+            their ratios matter.
 
         Returns
         -------
@@ -253,8 +241,8 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
         sample_weight : array-like of shape (n_samples,), default=None
 
         Returns
@@ -264,246 +252,42 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseEstimator):
         """
         return self._fit(X, y, sample_weight, incremental=True)
 
-    def _fit(self, X, y, sample_weight, *, incremental: bool):
-        fitted = hasattr(self, "module_")
-        reuse = fitted and (incremental or self.warm_start)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            reset=not reuse,
-            dtype=[np.float64, np.float32],
-            y_numeric=True,
-        )
-        sw = check_sample_weight(sample_weight, X, dtype=np.float64)
-        n_features = X.shape[1]
-        prior, _ = resolve_prior(self.prior, self.prior_scale, n_features)
-        hidden = _check_hidden_layer_sizes(self.hidden_layer_sizes)
-        device = resolve_device(self.device) if not reuse else self.device_
-
-        # Build the new state on the side and commit it at the end, so that a
-        # failed fit leaves an already fitted model as it was.
+    # ------------------------------------------------------- target hooks
+    def _prepare_targets(self, y, sw, *, reuse, classes):
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        y2 = y.reshape(len(y), -1)
         if reuse:
-            stats = self._stats
-            seeds = self._seeds
-            module = copy.deepcopy(self.module_)
-            generator = _copy_generator(self._generator)
-            optimizer = self._make_optimizer(module)
-            if incremental:
-                optimizer.load_state_dict(self._optimizer.state_dict())
-            history = {
-                "loss_curve": list(self.loss_curve_),
-                "validation_scores": None
-                if self.validation_scores_ is None
-                else list(self.validation_scores_),
-                "n_iter": self.n_iter_,
-            }
-        else:
-            rng = check_random_state(self.random_state)
-            seeds = tuple(int(s) for s in rng.randint(0, 2**31 - 1, size=3))
-            stats = _standardisation(X, y, sw)
-            init_gen = torch.Generator().manual_seed(seeds[0])
-            module = StochasticMLP(n_features, hidden, self.activation)
-            module.reset_parameters(init_gen, _SIGMA_INIT)
-            module.to(device)
-            generator = torch.Generator(device=device).manual_seed(seeds[0])
-            optimizer = self._make_optimizer(module)
-            history = {"loss_curve": [], "validation_scores": None, "n_iter": 0}
-
-        Xs = (X - stats["x_mean"]) / stats["x_scale"]
-        ys = (y - stats["y_mean"]) / stats["y_scale"]
-
-        val = None
-        if self.early_stopping and not incremental:
-            train_idx, val_idx = _validation_split(
-                len(X), self.validation_fraction, seeds[2]
-            )
-            val = (
-                _tensor(Xs[val_idx], device),
-                _tensor(ys[val_idx], device),
-                _tensor(sw[val_idx], device),
-            )
-            Xs, ys, sw = Xs[train_idx], ys[train_idx], sw[train_idx]
-            if not np.any(sw > 0):
+            if y2.shape[1] != self.n_outputs_:
                 raise ValueError(
-                    "sample_weight is zero on every training row left after the "
-                    "early_stopping split; use early_stopping=False or other weights."
+                    f"y has {y2.shape[1]} target(s), but {type(self).__name__} was "
+                    f"fitted with {self.n_outputs_}."
                 )
-            if history["validation_scores"] is None:
-                history["validation_scores"] = []
-
-        n_epochs = 1 if incremental else self.max_iter
-        result = self._train(
-            module,
-            optimizer,
-            generator,
-            (_tensor(Xs, device), _tensor(ys, device), _tensor(sw, device)),
-            val,
-            prior,
-            seeds,
-            stats,
-            n_epochs,
-            history,
-        )
-
-        self._stats = stats
-        self._seeds = seeds
-        self.module_ = module
-        self.device_ = device
-        self._optimizer = optimizer
-        self._generator = generator
-        self.loss_curve_ = history["loss_curve"]
-        self.validation_scores_ = history["validation_scores"]
-        self.n_iter_ = history["n_iter"]
-        if self.validation_scores_ is not None:
-            self.best_loss_ = None
-            self.best_validation_loss_ = float(np.min(self.validation_scores_))
+            scaling = self._y_scaling
         else:
-            self.best_loss_ = float(np.min(self.loss_curve_))
-            self.best_validation_loss_ = None
+            scaling = fit_scaling(y2, sw)
+        info = {"y_scaling": scaling, "n_outputs": y2.shape[1], "y_1d": y.ndim == 1}
+        if reuse:
+            info["y_1d"] = self._y_1d
+        return scaling.transform(y2, np.float32), sw, info
 
-        if not incremental and not result["converged"]:
-            warnings.warn(
-                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
-                "and the optimization hasn't converged yet.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-        return self
+    def _commit_targets(self, info) -> None:
+        self._y_scaling = info["y_scaling"]
+        self.n_outputs_ = info["n_outputs"]
+        self._y_1d = info["y_1d"]
 
-    def _make_optimizer(self, module: torch.nn.Module) -> torch.optim.Optimizer:
-        return torch.optim.Adam(module.parameters(), lr=self.learning_rate_init)
+    def _head_for(self, info) -> GaussianHead:
+        return GaussianHead(info["n_outputs"])
 
-    def _train(
-        self,
-        module: StochasticMLP,
-        optimizer: torch.optim.Optimizer,
-        generator: torch.Generator,
-        data: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-        val: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None,
-        prior,
-        seeds: tuple[int, int, int],
-        stats: dict,
-        n_epochs: int,
-        history: dict,
-    ) -> dict:
-        """The training loop; mutates module, optimizer, generator, history."""
-        Xt, yt, wt = data
-        n = Xt.shape[0]
-        device = Xt.device
-        batch_size = min(200 if self.batch_size == "auto" else self.batch_size, n)
-        n_total = float(wt.sum())  # N of the prior term (weighted row count)
-        inv_n = 1.0 / n_total
-        uniform = bool((wt == wt[0]).all())
-        # Batch masses are row counts when uniform, weight sums otherwise.
-        mass_scale = float(wt[0]) if uniform else 1.0
-        S = self.n_train_samples
-        weights = module.weights()
-        first_inv, inv = None, 0.0
-        if not prior.is_flat:
-            first_inv = torch.as_tensor(1.0 / prior.scale, dtype=Xt.dtype).to(device)
-            inv = float(1.0 / np.mean(prior.scale))
-        widths = module.widths
-        if val is not None:
-            val_noise = _noise_bank(seeds[1], self.n_predict_samples, widths, device)
-            val_noise = [z.float() for z in val_noise]
-            log_y_scale = float(np.log(stats["y_scale"]))
+    @staticmethod
+    def _stratify(target):
+        return None
 
-        best_val, best_loss = np.inf, np.inf
-        if history["loss_curve"]:
-            best_loss = min(history["loss_curve"])
-        if history["validation_scores"]:
-            best_val = min(history["validation_scores"])
-        best_state = None
-        no_improvement = 0
-        converged = False
-        decays_left = _N_LR_DECAYS
-
-        module.train()
-        epochs = tqdm(
-            range(n_epochs),
-            disable=not self.verbose,
-            desc=type(self).__name__,
-            leave=False,
-        )
-        for _ in epochs:
-            perm = torch.randperm(n, generator=generator, device=device)
-            losses, masses = [], []
-            for start in range(0, n, batch_size):
-                idx = perm[start : start + batch_size]
-                noises = [
-                    torch.randn(
-                        (S, idx.shape[0], w), generator=generator, device=device
-                    )
-                    for w in widths
-                ]
-                mean, std = module(Xt[idx], noises)
-                nll = gaussian_nll(yt[idx], mean, std)
-                if uniform:  # equal weights: the plain mean, no gather
-                    loss = nll.mean()
-                    masses.append(idx.shape[0])
-                else:
-                    wb = wt[idx]
-                    wsum = wb.sum()
-                    loss = (nll.mean(0) * wb).sum() / wsum.clamp_min(1e-12)
-                    masses.append(wsum)
-                if first_inv is not None:
-                    penalty = prior_penalty(weights, prior, first_inv, inv)
-                    loss = loss + penalty * inv_n
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                losses.append(loss.detach())
-            # One device sync per epoch, none per batch.
-            if uniform:
-                masses = torch.tensor(masses, dtype=Xt.dtype, device=device)
-            else:
-                masses = torch.stack(masses)
-            total = torch.dot(torch.stack(losses), masses) * mass_scale
-            epoch_loss = float(total) / n_total
-            if not np.isfinite(epoch_loss):
-                raise ValueError(
-                    "Solver produced a non-finite loss; try a smaller "
-                    "learning_rate_init or standardising the data."
-                )
-            history["loss_curve"].append(epoch_loss)
-            history["n_iter"] += 1
-            if self.verbose:
-                epochs.set_postfix(loss=f"{epoch_loss:.4f}")
-
-            if val is not None:
-                with torch.no_grad():
-                    m, epi, ale = _mixture_moments(module, val[0], val_noise, None)
-                    v_nll = gaussian_nll(val[1], m, (epi + ale).sqrt())
-                    v_w = val[2]
-                    score = float((v_nll * v_w).sum() / v_w.sum().clamp_min(1e-12))
-                score += log_y_scale  # to the original units
-                history["validation_scores"].append(score)
-                current, best = score, best_val
-                if score < best_val:
-                    best_val = score
-                    best_state = copy.deepcopy(module.state_dict())
-            else:
-                current, best = epoch_loss, best_loss
-                best_loss = min(best_loss, epoch_loss)
-            no_improvement = no_improvement + 1 if current > best - self.tol else 0
-            if no_improvement > self.n_iter_no_change:
-                if decays_left == 0:
-                    converged = True
-                    break
-                # Plateau: go back to the best weights and take smaller steps
-                # (Adam's noise floor, not the model, limits the fit there).
-                decays_left -= 1
-                no_improvement = 0
-                if best_state is not None:
-                    module.load_state_dict(best_state)
-                for group in optimizer.param_groups:
-                    group["lr"] /= _LR_DECAY
-        epochs.close()
-        if best_state is not None:
-            module.load_state_dict(best_state)
-        module.eval()
-        return {"converged": converged}
+    def _validation_score(self, out, target, weight, info) -> float:
+        m, epi, ale = _mixture_moments(self._head_for(info), out)
+        nll = gaussian_nll(target, m, (epi + ale).sqrt()).sum(-1)
+        score = float((nll * weight).mean())
+        return score + float(np.sum(np.log(info["y_scaling"].scale)))
 
     # -------------------------------------------------------------- predict
     def predict_dist(self, X) -> Normal:
@@ -515,39 +299,27 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------
         dist : Normal
+            Of shape (n_samples,), or (n_samples, n_targets) for a 2-D y.
             With ``epistemic_std`` (spread of the mean over the activation
             noise) and ``aleatoric_std`` (predicted noise of y), in the units
             of y.
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        stats = self._stats
-        Xs = (X - stats["x_mean"]) / stats["x_scale"]
-        device = self.device_
-        noises = _noise_bank(
-            self._seeds[1], self.n_predict_samples, self.module_.widths, device
+        head = GaussianHead(getattr(self, "n_outputs_", 1))
+        parts = [_mixture_moments(head, out) for out in self._bank_outputs(X)]
+        mean, epi, ale = (
+            torch.cat([p[i] for p in parts]).cpu().numpy() for i in range(3)
         )
-        width = max(self.module_.widths, default=1)
-        rows = max(1, _PREDICT_CHUNK // (2 * self.n_predict_samples * width))
-        means, epis, ales = [], [], []
-        with torch.no_grad():
-            for start in range(0, Xs.shape[0], rows):
-                xb = torch.as_tensor(
-                    Xs[start : start + rows], dtype=torch.float64, device=device
-                )
-                m, epi, ale = _mixture_moments(self.module_, xb, noises, torch.float64)
-                means.append(m.cpu().numpy())
-                epis.append(epi.cpu().numpy())
-                ales.append(ale.cpu().numpy())
-        y_scale = stats["y_scale"]
-        mean = np.concatenate(means) * y_scale + stats["y_mean"]
-        epi_std = np.sqrt(np.concatenate(epis)) * y_scale
-        ale_std = np.sqrt(np.concatenate(ales)) * y_scale
+        scaling = self._y_scaling
+        mean = mean * scaling.scale + scaling.mean
+        epi_std = np.sqrt(epi) * scaling.scale
+        ale_std = np.sqrt(ale) * scaling.scale
+        if self._y_1d:
+            mean, epi_std, ale_std = mean[:, 0], epi_std[:, 0], ale_std[:, 0]
         return Normal(
             mean,
             np.sqrt(epi_std**2 + ale_std**2),
@@ -555,137 +327,14 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseEstimator):
             aleatoric_std=ale_std,
         )
 
-    # ------------------------------------------------------------- pickling
-    def __getstate__(self):
-        state = dict(super().__getstate__())
-        # CUDA tensors cannot be unpickled on a CPU-only machine: move every
-        # piece of torch state to the CPU (as copies; the live model stays).
-        if "module_" in state:
-            module = state["module_"]
-            cpu_module = StochasticMLP(**module.config)
-            cpu_module.load_state_dict(to_cpu(module.state_dict()))
-            state["module_"] = cpu_module
-        optimizer = state.pop("_optimizer", None)
-        if optimizer is not None:
-            state["_optimizer_state"] = to_cpu(optimizer.state_dict())
-        generator = state.pop("_generator", None)
-        if generator is not None:
-            state["_generator_state"] = (generator.device.type, generator.get_state())
-        return state
-
-    def __setstate__(self, state):
-        optimizer_state = state.pop("_optimizer_state", None)
-        generator_state = state.pop("_generator_state", None)
-        super().__setstate__(state)
-        if "module_" not in state:
-            return
-        if self.device_.startswith("cuda") and not torch.cuda.is_available():
-            warnings.warn(
-                f"This model was trained on device {self.device_!r}, which is not "
-                "available here; it is loaded on the CPU.",
-                UserWarning,
-                stacklevel=2,
-            )
-            self.device_ = "cpu"
-        self.module_.to(self.device_)
-        self.module_.eval()
-        generator = torch.Generator(device=self.device_)
-        if generator_state is not None and generator_state[0] == generator.device.type:
-            generator.set_state(generator_state[1])
-        else:
-            # A CUDA generator's state does not fit a CPU one: reseed
-            # deterministically from the fit's seed and the epoch count.
-            generator.manual_seed(self._seeds[0] + self.n_iter_)
-        self._generator = generator
-        self._optimizer = self._make_optimizer(self.module_)
-        if optimizer_state is not None:
-            self._optimizer.load_state_dict(optimizer_state)
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
+        tags.target_tags.multi_output = True
         return tags
 
 
-# ----------------------------------------------------------------- helpers
-def _check_hidden_layer_sizes(hidden_layer_sizes) -> tuple[int, ...]:
-    if isinstance(hidden_layer_sizes, Integral):
-        hidden_layer_sizes = (hidden_layer_sizes,)
-    sizes = tuple(hidden_layer_sizes)
-    if not all(isinstance(h, Integral) and h > 0 for h in sizes):
-        raise ValueError(
-            f"hidden_layer_sizes must be positive integers; got {hidden_layer_sizes!r}."
-        )
-    return tuple(int(h) for h in sizes)
-
-
-def _weighted_mean_scale(a: np.ndarray, sw: np.ndarray) -> tuple:
-    mean = np.average(a, axis=0, weights=sw)
-    scale = np.sqrt(np.average((a - mean) ** 2, axis=0, weights=sw))
-    # A constant column keeps its values (scale 1), as in StandardScaler.
-    tiny = 10 * np.finfo(np.float64).eps * (1 + np.abs(mean))
-    scale = np.where(scale < tiny, 1.0, scale)
-    return mean, scale
-
-
-def _standardisation(X: np.ndarray, y: np.ndarray, sw: np.ndarray) -> dict:
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    x_mean, x_scale = _weighted_mean_scale(X, sw)
-    y_mean, y_scale = _weighted_mean_scale(y, sw)
-    return {
-        "x_mean": x_mean,
-        "x_scale": x_scale,
-        "y_mean": float(y_mean),
-        "y_scale": float(y_scale),
-    }
-
-
-def _tensor(a: np.ndarray, device: str) -> torch.Tensor:
-    # A fresh float32 copy: works for read-only inputs and moves data once.
-    return torch.tensor(np.asarray(a, dtype=np.float32), device=device)
-
-
-def _validation_split(
-    n: int, fraction: float, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    n_val = int(np.ceil(fraction * n))
-    if n_val < 1 or n - n_val < 1:
-        raise ValueError(
-            f"With n_samples={n} and validation_fraction={fraction}, the training "
-            "or validation split of early_stopping is empty; pass more rows or "
-            "early_stopping=False."
-        )
-    perm = np.random.RandomState(seed).permutation(n)
-    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
-
-
-def _noise_bank(
-    seed: int, n_samples: int, widths: list[int], device: str
-) -> list[torch.Tensor]:
-    """Common random numbers: ``(n_samples, 1, width)`` per layer, float64.
-
-    Drawn on the CPU from ``seed`` so it is the same on every device.
-    """
-    gen = torch.Generator().manual_seed(seed)
-    return [
-        torch.randn((n_samples, 1, w), generator=gen, dtype=torch.float64).to(device)
-        for w in widths
-    ]
-
-
-def _mixture_moments(
-    module: StochasticMLP,
-    x: torch.Tensor,
-    noises: list[torch.Tensor],
-    dtype: torch.dtype | None,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Mean, epistemic and aleatoric variance of the mixture over the noises."""
-    mean, std = module(x, noises, dtype)
-    return mean.mean(0), mean.var(0, correction=0), std.square().mean(0)
-
-
-def _copy_generator(generator: torch.Generator) -> torch.Generator:
-    new = torch.Generator(device=generator.device)
-    new.set_state(generator.get_state())
-    return new
+def _mixture_moments(head: GaussianHead, out: torch.Tensor):
+    """Mean, epistemic and aleatoric variance of the mixture over members and
+    noise draws; each ``(R, k)``."""
+    mean, std = head.mean_std(out)
+    return mean.mean((0, 1)), mean.var((0, 1), correction=0), std.square().mean((0, 1))

@@ -1,14 +1,26 @@
-"""Torch modules of :class:`~skbayes.nn.StochasticMLPRegressor`.
+"""Torch modules of the stochastic networks (:mod:`skbayes.nn`).
 
 The network is the lecture's "distribution on activations": every hidden layer
 predicts a mean μ(h) and a standard deviation σ(h) of its pre-activation,
 samples ``a = μ + σ·ξ`` with ``ξ ~ N(0, I)`` (the reparameterisation trick, so
-gradients reach both μ and σ) and applies the nonlinearity. The output layer
-predicts the mean and the (heteroscedastic) standard deviation of y.
+gradients reach both μ and σ) and applies the nonlinearity. A linear output
+layer gives the raw outputs that a likelihood head (:mod:`._heads`) reads:
+mean and std of y for regression, logits for classification.
+
+Every parameter has a leading **member** dimension ``M`` (``n_members``), so
+several independent networks train and predict as one batched module
+(``torch.baddbmm``); ``M = 1`` is a single network. Layer ``l`` computes
+``z = h @ W + b`` with ``W`` of shape ``(M, in, 2 * out)`` (μ columns first,
+then the σ columns) and ``b`` of shape ``(M, 1, 2 * out)``;
+:meth:`StochasticMLP.layer_weights` hands out the four pieces separately.
+
+Shapes: the input ``x`` is ``(R, n_features)`` (shared by the members); a
+noise tensor of layer ``l`` is ``(M, S, R or 1, width_l)`` (S draws; a middle
+size of 1 is a bank of common random numbers shared by every row); outputs are
+``(M, S, R, n_outputs)``.
 
 Noise is always passed in explicitly: the estimator draws it from its own
-``torch.Generator`` while training, and uses a fixed bank of common random
-numbers at prediction time. Parameters are created with ``torch.empty`` and
+``torch.Generator``. Parameters are created with ``torch.empty`` and
 initialised under an explicit generator, so building a module never touches
 torch's global random state.
 """
@@ -18,6 +30,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +41,7 @@ from .._priors import Prior
 __all__ = [
     "ACTIVATIONS",
     "GaussianActivationLayer",
+    "LayerWeights",
     "StochasticMLP",
     "gaussian_nll",
     "prior_penalty",
@@ -49,25 +63,41 @@ ACTIVATIONS = {
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
+class LayerWeights(NamedTuple):
+    """One Gaussian layer, ``μ = h @ W_mu + b_mu``, ``σ = softplus(h @ W_sigma +
+    b_sigma) + floor``; shapes ``(M, in, out)`` and ``(M, out)``."""
+
+    W_mu: torch.Tensor
+    b_mu: torch.Tensor
+    W_sigma: torch.Tensor
+    b_sigma: torch.Tensor
+    activation: str
+    floor: float
+
+
 def _inv_softplus(x: float) -> float:
     """Inverse of softplus, to place an initial bias at a chosen σ."""
     return x + math.log(-math.expm1(-x))
 
 
-def _linear(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, dtype):
+def _affine(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, dtype):
+    """``h @ W + b`` per member; ``h`` is ``(R, in)`` (shared) or ``(M, N, in)``."""
     # ``.to`` is a no-op in the training dtype; predictions pass float64 so that
     # a row's answer does not depend on the size of the batch it is in.
     if dtype is not None and weight.dtype != dtype:
         weight, bias = weight.to(dtype), bias.to(dtype)
-    return F.linear(h, weight, bias)
+    if h.dim() == 2:
+        h = h.expand(weight.shape[0], *h.shape)
+    return torch.baddbmm(bias, h, weight)
 
 
 class GaussianActivationLayer(nn.Module):
     """Dense layer whose pre-activation is Gaussian with learned mean and std.
 
-    ``μ(h) = W_μ h + b_μ``, ``σ(h) = softplus(W_σ h + b_σ) + floor`` and the
-    output is ``activation(μ + σ·ξ)``. Both heads share one weight matrix of
-    shape ``(2 * out_features, in_features)``, so a forward pass is one matmul.
+    ``μ(h) = h W_μ + b_μ``, ``σ(h) = softplus(h W_σ + b_σ) + floor`` and the
+    output is ``activation(μ + σ·ξ)``. Both heads share one weight tensor of
+    shape ``(n_members, in_features, 2 * out_features)``, so a forward pass is
+    one batched matmul.
 
     Parameters
     ----------
@@ -75,6 +105,8 @@ class GaussianActivationLayer(nn.Module):
     activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
     floor : float, default=1e-3
         Smallest σ, keeps the log-likelihood's gradient finite.
+    n_members : int, default=1
+        Independent copies of the layer, trained as one batched module.
     """
 
     def __init__(
@@ -83,14 +115,18 @@ class GaussianActivationLayer(nn.Module):
         out_features: int,
         activation: str = "relu",
         floor: float = 1e-3,
+        n_members: int = 1,
     ) -> None:
         super().__init__()
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         self.activation = activation
         self.floor = float(floor)
-        self.weight = nn.Parameter(torch.empty(2 * out_features, in_features))
-        self.bias = nn.Parameter(torch.empty(2 * out_features))
+        self.n_members = int(n_members)
+        self.weight = nn.Parameter(
+            torch.empty(n_members, in_features, 2 * out_features)
+        )
+        self.bias = nn.Parameter(torch.empty(n_members, 1, 2 * out_features))
 
     @torch.no_grad()
     def reset_parameters(
@@ -101,14 +137,14 @@ class GaussianActivationLayer(nn.Module):
         self.weight.uniform_(-bound, bound, generator=generator)
         self.bias.uniform_(-bound, bound, generator=generator)
         out = self.out_features
-        self.weight[out:].mul_(0.1)
-        self.bias[out:].fill_(_inv_softplus(max(sigma_init - self.floor, 1e-6)))
+        self.weight[..., out:].mul_(0.1)
+        self.bias[..., out:].fill_(_inv_softplus(max(sigma_init - self.floor, 1e-6)))
 
     def moments(
         self, h: torch.Tensor, dtype: torch.dtype | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and standard deviation of the pre-activation."""
-        z = _linear(h, self.weight, self.bias, dtype)
+        """Mean and standard deviation of the pre-activation, ``(M, N, out)``."""
+        z = _affine(h, self.weight, self.bias, dtype)
         mu, rho = z.split(self.out_features, dim=-1)
         return mu, F.softplus(rho) + self.floor
 
@@ -118,39 +154,61 @@ class GaussianActivationLayer(nn.Module):
         noise: torch.Tensor | None,
         dtype: torch.dtype | None = None,
     ) -> torch.Tensor:
-        """``activation(μ(h) + σ(h)·noise)``; ``noise=None`` forces σ to 0."""
+        """``activation(μ(h) + σ(h)·noise)``; ``noise=None`` forces σ to 0.
+
+        ``noise`` broadcasts against ``(M, N, out)``.
+        """
         mu, sigma = self.moments(h, dtype)
-        a = mu if noise is None else mu + sigma * noise
+        a = mu if noise is None else torch.addcmul(mu, sigma, noise)
         return ACTIVATIONS[self.activation](a)
+
+    def layer_weights(self) -> LayerWeights:
+        """The four pieces of the layer, detached (for moment propagation)."""
+        out = self.out_features
+        w, b = self.weight.detach(), self.bias.detach()[:, 0]
+        return LayerWeights(
+            w[..., :out],
+            b[:, :out],
+            w[..., out:],
+            b[:, out:],
+            self.activation,
+            self.floor,
+        )
 
     def extra_repr(self) -> str:
         return (
             f"in_features={self.in_features}, out_features={self.out_features}, "
-            f"activation={self.activation!r}, floor={self.floor}"
+            f"activation={self.activation!r}, floor={self.floor}, "
+            f"n_members={self.n_members}"
         )
 
 
 class StochasticMLP(nn.Module):
-    """Stack of :class:`GaussianActivationLayer` and a mean/std output layer.
+    """Stack of :class:`GaussianActivationLayer` and a linear output layer.
 
     Parameters
     ----------
     n_features : int
     hidden_layer_sizes : sequence of int
+        At least one layer.
+    n_outputs : int, default=2
+        Raw outputs per row that the likelihood head reads (2 per target for
+        a Gaussian head: mean and std; one logit per class for a categorical).
     activation : str, default="relu"
     floor : float, default=1e-3
         Smallest σ of the hidden pre-activations.
-    output_floor : float, default=1e-4
-        Smallest predicted std of y (in the units the network is trained in).
+    n_members : int, default=1
+        Independent networks in the batched module.
     """
 
     def __init__(
         self,
         n_features: int,
         hidden_layer_sizes: Sequence[int],
+        n_outputs: int = 2,
         activation: str = "relu",
         floor: float = 1e-3,
-        output_floor: float = 1e-4,
+        n_members: int = 1,
     ) -> None:
         super().__init__()
         # Kept so the module can be rebuilt elsewhere (e.g. on the CPU when
@@ -158,18 +216,24 @@ class StochasticMLP(nn.Module):
         self.config = {
             "n_features": int(n_features),
             "hidden_layer_sizes": tuple(int(h) for h in hidden_layer_sizes),
+            "n_outputs": int(n_outputs),
             "activation": activation,
             "floor": float(floor),
-            "output_floor": float(output_floor),
+            "n_members": int(n_members),
         }
+        if not self.config["hidden_layer_sizes"]:
+            raise ValueError("StochasticMLP needs at least one hidden layer.")
         sizes = [int(n_features), *self.config["hidden_layer_sizes"]]
         self.hidden = nn.ModuleList(
-            GaussianActivationLayer(i, o, activation, floor)
+            GaussianActivationLayer(i, o, activation, floor, n_members)
             for i, o in itertools.pairwise(sizes)
         )
-        self.output_floor = float(output_floor)
-        self.out_weight = nn.Parameter(torch.empty(2, sizes[-1]))
-        self.out_bias = nn.Parameter(torch.empty(2))
+        self.out_weight = nn.Parameter(torch.empty(n_members, sizes[-1], n_outputs))
+        self.out_bias = nn.Parameter(torch.empty(n_members, 1, n_outputs))
+
+    @property
+    def n_members(self) -> int:
+        return self.config["n_members"]
 
     @property
     def widths(self) -> list[int]:
@@ -177,16 +241,23 @@ class StochasticMLP(nn.Module):
 
     @torch.no_grad()
     def reset_parameters(
-        self, generator: torch.Generator, sigma_init: float = 0.1
+        self,
+        generator: torch.Generator,
+        sigma_init: float = 0.1,
+        out_bias: Sequence[float] | None = None,
     ) -> None:
-        """Initialise every parameter under ``generator`` (global RNG untouched)."""
+        """Initialise every parameter under ``generator`` (global RNG untouched).
+
+        ``out_bias`` sets the output layer's initial bias (e.g. the std column
+        of a Gaussian head); zeros when None.
+        """
         for layer in self.hidden:
             layer.reset_parameters(generator, sigma_init)
         bound = 1.0 / math.sqrt(self.out_weight.shape[1])
         self.out_weight.uniform_(-bound, bound, generator=generator)
-        self.out_bias[0].zero_()
-        # Start near the standardised target's std of 1.
-        self.out_bias[1].fill_(_inv_softplus(1.0))
+        self.out_bias.zero_()
+        if out_bias is not None:
+            self.out_bias.copy_(torch.as_tensor(out_bias, dtype=self.out_bias.dtype))
 
     def sample_noise(
         self,
@@ -197,11 +268,14 @@ class StochasticMLP(nn.Module):
         dtype: torch.dtype = torch.float32,
         device: torch.device | str | None = None,
     ) -> list[torch.Tensor]:
-        """Standard normal noise for every hidden layer, ``(S, n_rows, width)``."""
+        """Standard normal noise per hidden layer, ``(M, S, n_rows, width)``."""
         device = self.out_weight.device if device is None else device
         return [
             torch.randn(
-                (n_samples, n_rows, w), generator=generator, dtype=dtype, device=device
+                (self.n_members, n_samples, n_rows, w),
+                generator=generator,
+                dtype=dtype,
+                device=device,
             )
             for w in self.widths
         ]
@@ -211,31 +285,55 @@ class StochasticMLP(nn.Module):
         x: torch.Tensor,
         noises: Sequence[torch.Tensor] | None = None,
         dtype: torch.dtype | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and std of y, one per noise draw.
+    ) -> torch.Tensor:
+        """Raw outputs, one set per member and noise draw.
 
         Parameters
         ----------
         x : Tensor of shape (n_rows, n_features)
-        noises : list of Tensor of shape (S, n_rows or 1, width), or None
+        noises : list of Tensor of shape (M, S, n_rows or 1, width), or None
             One per hidden layer; ``None`` forces every σ to 0 (a plain MLP).
         dtype : torch.dtype, optional
             Compute in this dtype (parameters are cast on the fly).
 
         Returns
         -------
-        mean, std : Tensor of shape (S, n_rows), or (n_rows,) when noises is None
+        out : Tensor of shape (M, S, n_rows, n_outputs)
+            S is 1 when ``noises`` is None.
         """
+        n_rows = x.shape[0]
         h = x
         for i, layer in enumerate(self.hidden):
-            h = layer(h, None if noises is None else noises[i], dtype)
-        out = _linear(h, self.out_weight, self.out_bias, dtype)
-        mean, rho = out.unbind(-1)
-        return mean, F.softplus(rho) + self.output_floor
+            if noises is None:
+                h = layer(h, None, dtype)
+                continue
+            noise = noises[i]
+            m, s = noise.shape[0], noise.shape[1]
+            if i == 0:  # (M, R, out) -> (M, 1, R, out): the draws share μ, σ
+                mu, sigma = (t.unsqueeze(1) for t in layer.moments(h, dtype))
+            else:
+                mu, sigma = (t.view(m, s, n_rows, -1) for t in layer.moments(h, dtype))
+            a = torch.addcmul(mu, sigma, noise)
+            h = ACTIVATIONS[layer.activation](a).view(m, -1, layer.out_features)
+        out = _affine(h, self.out_weight, self.out_bias, dtype)
+        return out.view(out.shape[0], -1, n_rows, out.shape[-1])
+
+    def ordered_parameters(self) -> list[nn.Parameter]:
+        """Parameters layer by layer (weight, bias), the output layer last."""
+        params = [p for layer in self.hidden for p in (layer.weight, layer.bias)]
+        return [*params, self.out_weight, self.out_bias]
 
     def weights(self) -> list[torch.Tensor]:
-        """The weight matrices the prior applies to (biases have a flat prior)."""
+        """The weight tensors the prior applies to (biases have a flat prior)."""
         return [layer.weight for layer in self.hidden] + [self.out_weight]
+
+    def layer_weights(self) -> list[LayerWeights]:
+        """Each hidden layer's ``(W_mu, b_mu, W_sigma, b_sigma)``, detached."""
+        return [layer.layer_weights() for layer in self.hidden]
+
+    def head_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Output layer ``(W, b)``, ``out = h @ W + b``: ``(M, H, P)``, ``(M, P)``."""
+        return self.out_weight.detach(), self.out_bias.detach()[:, 0]
 
 
 def gaussian_nll(y: torch.Tensor, mean: torch.Tensor, std: torch.Tensor):
@@ -251,8 +349,9 @@ def prior_penalty(
 ) -> torch.Tensor:
     """``-log prior(weights)`` up to a constant, asked of the prior object.
 
-    ``first_inv_scale`` (shape ``(n_features,)``) holds one inverse scale per
-    input feature for the first weight matrix; the other matrices use the
+    ``first_inv_scale`` holds one inverse scale per input feature for the
+    first weight tensor, broadcast against it (shape ``(n_features, 1)`` for
+    the ``(M, n_features, 2 * width)`` layout); the other tensors use the
     scalar ``inv_scale``. The flat prior gives 0.
     """
     total = weights[0].new_zeros(())

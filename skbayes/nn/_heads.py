@@ -1,0 +1,113 @@
+"""Likelihood heads: how a network's raw outputs become a log-likelihood.
+
+A head says how many raw outputs the network needs, how to initialise their
+bias, and the per-row negative log-likelihood of a target given the outputs
+``out`` of shape ``(M, S, R, n_outputs)`` (members, noise draws, rows). A new
+task is a new head plus a small estimator subclass of
+:class:`~skbayes.nn._base.BaseStochasticMLP`.
+
+* :class:`GaussianHead` — regression on ``k`` targets: ``out = [mean_1..k,
+  ρ_1..k]``, ``std = softplus(ρ) + floor``; ``-log N(y | mean, std)`` summed
+  over the targets.
+* :class:`CategoricalHead` — classification on ``K`` classes: ``out`` are
+  logits; ``-log softmax(out)[y]``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from ._modules import _LOG_SQRT_2PI, gaussian_nll
+
+__all__ = ["CategoricalHead", "GaussianHead"]
+
+
+class GaussianHead:
+    """Mean and heteroscedastic std of ``n_targets`` real targets.
+
+    Parameters
+    ----------
+    n_targets : int
+    floor : float, default=1e-4
+        Smallest std, in the standardised units the network is trained in
+        (so relative to the target's own scale).
+    """
+
+    def __init__(self, n_targets: int, floor: float = 1e-4) -> None:
+        self.n_targets = int(n_targets)
+        self.floor = float(floor)
+
+    @property
+    def n_outputs(self) -> int:
+        return 2 * self.n_targets
+
+    def init_bias(self) -> list[float]:
+        # Start at mean 0 and std 1, the standardised target's moments.
+        rho = 1.0 + math.log(-math.expm1(-1.0))  # softplus(rho) = 1
+        return [0.0] * self.n_targets + [rho] * self.n_targets
+
+    def mean_std(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mean, std)`` of shape ``(..., n_targets)``."""
+        k = self.n_targets
+        return out[..., :k], F.softplus(out[..., k:]) + self.floor
+
+    def nll(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """``-log N(target | mean, std)`` per row, ``(M, S, R)``; target ``(R, k)``."""
+        mean, std = self.mean_std(out)
+        return gaussian_nll(target, mean, std).sum(-1)
+
+    def nll_and_grad(self, out, target, weight):
+        """``Σ w nll / (S R)`` and its gradient with respect to ``out``."""
+        k = self.n_targets
+        scale = 1.0 / (out.shape[1] * out.shape[2])
+        rho = out[..., k:]
+        std = F.softplus(rho).add_(self.floor)
+        err = (target - out[..., :k]).div_(std)  # (y - mean) / std
+        sq = err.square()
+        nll = torch.log(std).add_(sq, alpha=0.5).add_(_LOG_SQRT_2PI)
+        ws = scale if weight is None else weight[:, None] * scale
+        d_mean = err.div_(std).mul_(ws).neg_()
+        d_rho = (1 - sq).div_(std).mul_(torch.sigmoid(rho)).mul_(ws)
+        loss = (nll if weight is None else nll * weight[:, None]).sum() * scale
+        return loss, torch.cat([d_mean, d_rho], dim=-1)
+
+
+class CategoricalHead:
+    """Softmax over ``n_classes`` logits.
+
+    Parameters
+    ----------
+    n_classes : int
+    """
+
+    def __init__(self, n_classes: int) -> None:
+        self.n_classes = int(n_classes)
+
+    @property
+    def n_outputs(self) -> int:
+        return self.n_classes
+
+    def init_bias(self) -> list[float]:
+        return [0.0] * self.n_classes
+
+    def nll(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """``-log softmax(out)[target]`` per row, ``(M, S, R)``; target ``(R,)``."""
+        m, s, r, k = out.shape
+        target = target.expand(m, s, r).reshape(-1)
+        return F.cross_entropy(out.reshape(-1, k), target, reduction="none").view(
+            m, s, r
+        )
+
+    def nll_and_grad(self, out, target, weight):
+        """``Σ w nll / (S R)`` and its gradient with respect to ``out``."""
+        scale = 1.0 / (out.shape[1] * out.shape[2])
+        log_p = torch.log_softmax(out, dim=-1)
+        onehot = F.one_hot(target, self.n_classes).to(out.dtype)  # (R, K)
+        nll = -(log_p * onehot).sum(-1)  # (M, S, R)
+        d_out = torch.exp(log_p).sub_(onehot)
+        if weight is None:
+            return nll.sum() * scale, d_out.mul_(scale)
+        return (nll * weight).sum() * scale, d_out.mul_(weight[:, None] * scale)
