@@ -33,14 +33,6 @@ class Normal:
         The part of ``std`` due to observation noise. When both parts are
         given, ``std**2 == epistemic_std**2 + aleatoric_std**2``.
 
-    Attributes
-    ----------
-    mean : ndarray
-    std : ndarray
-    var : ndarray
-        ``std ** 2``.
-    shape : tuple of int
-
     Raises
     ------
     ValueError
@@ -48,6 +40,14 @@ class Normal:
         ``std`` is negative. An infinite mean or std is not a distribution
         that any score can use, so it is refused here, where it is made, as
         the metrics refuse it.
+
+    Attributes
+    ----------
+    mean : ndarray
+    std : ndarray
+    var : ndarray
+        ``std ** 2``.
+    shape : tuple of int
 
     Notes
     -----
