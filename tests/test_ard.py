@@ -120,8 +120,11 @@ def test_partial_fit_chunks_weights_and_sparse_agree_with_fit():
     sparse = _ard().fit(sp.csr_matrix(X), y)
     for a, b in [(full, online), (weighted, repeated), (full, sparse)]:
         assert_allclose(a.prior_scale_ > 0, b.prior_scale_ > 0)
-        assert_allclose(a.coef_, b.coef_, rtol=1e-7, atol=1e-10)
-        assert_allclose(a.prior_scale_, b.prior_scale_, rtol=1e-6)
+        # the search stops where the evidence stops rising in float64: a
+        # weakly relevant feature's scale is then known to ~1e-6, its
+        # coefficient (0.004 here) to ~1e-9
+        assert_allclose(a.coef_, b.coef_, rtol=1e-7, atol=1e-8)
+        assert_allclose(a.prior_scale_, b.prior_scale_, rtol=1e-5)
         assert_allclose(a.noise_std_, b.noise_std_, rtol=1e-8)
         assert_allclose(a.coef_cov_, b.coef_cov_, rtol=1e-6, atol=1e-12)
 
@@ -138,6 +141,11 @@ def test_more_features_than_samples_and_fixed_noise():
     assert fixed.noise_std_ == 0.1
     ev = _direct_log_evidence(X, y, fixed.prior_scale_, 0.1, True)
     assert_allclose(fixed.log_marginal_likelihood_, ev, rtol=1e-8)
+    # d > n leaves the evidence flat along redundant features: the sparse
+    # route may stop elsewhere on that ridge, at the same height
+    sparse = _ard(noise_scale=0.1).fit(sp.csr_matrix(X), y)
+    assert_allclose(sparse.log_marginal_likelihood_, ev, rtol=1e-7)
+    assert_allclose(sparse.predict(X), fixed.predict(X), atol=1e-3 * np.std(y))
 
 
 @pytest.mark.parametrize("prior", ["laplace", None])

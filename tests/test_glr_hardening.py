@@ -70,3 +70,60 @@ def test_inf_in_X_is_a_value_error_without_a_numpy_warning(sparse, method):
         warnings.simplefilter("error", RuntimeWarning)
         with pytest.raises(ValueError, match="Input X contains infinity"):
             getattr(GaussianLinearRegression(), method)(X, y)
+
+
+def test_dual_route_predictive_variance_is_stable_at_training_rows():
+    """d > n: the part of a row outside the data's span was ‖z‖² - ‖Vᵀz‖²,
+    which cancels at the training rows (inside the span) and changed by
+    percents with the batch a row was predicted in."""
+    rng = np.random.default_rng(0)
+    n, d, sigma_w, sigma_n = 30, 200, 10.0, 0.1
+    X = rng.normal(size=(n, d)) + 100.0
+    y = X @ rng.normal(size=d) * 0.01 + sigma_n * rng.normal(size=n)
+    est = GaussianLinearRegression(prior_scale=sigma_w, noise_scale=sigma_n).fit(X, y)
+    Xc = X - X.mean(axis=0)
+    S = np.linalg.inv(Xc.T @ Xc / sigma_n**2 + np.eye(d) / sigma_w**2)
+    expected = sigma_n**2 * (1 + 1 / n) + np.einsum("ij,jk,ik->i", Xc, S, Xc)
+    _, std = est.predict(X, return_std=True)
+    assert_allclose(std**2, expected, rtol=1e-7)
+    one_by_one = np.array(
+        [est.predict(X[i : i + 1], return_std=True)[1][0] for i in range(n)]
+    )
+    assert_allclose(one_by_one, std, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(prior_scale=0.5, noise_scale=0.3),
+        dict(prior_scale="auto", noise_scale=0.3),
+        dict(prior_scale=0.5),
+        dict(prior="laplace", prior_scale=0.5, noise_scale=0.3, max_iter=3000),
+        dict(prior_scale=0.5, noise_scale=0.3, fit_intercept=False),
+    ],
+)
+def test_sparse_input_with_more_features_than_samples_takes_the_dual_route(params):
+    rng = np.random.default_rng(1)
+    X = sp.random(40, 300, density=0.05, format="csr", random_state=rng)
+    X.data += 2.0  # not centred
+    y = X @ rng.normal(size=300) + 1.0 + 0.3 * rng.normal(size=40)
+    sparse = GaussianLinearRegression(**params).fit(X, y)
+    dense = GaussianLinearRegression(**params).fit(X.toarray(), y)
+    assert type(sparse._stats).__name__ == "CentredSparseRows"  # no d×d statistics
+    X_new = sp.random(7, 300, density=0.05, format="csr", random_state=rng)
+    for Q in (X_new, X[:5]):
+        m_s, s_s = sparse.predict(Q, return_std=True)
+        m_d, s_d = dense.predict(Q.toarray(), return_std=True)
+        assert_allclose(m_s, m_d, rtol=1e-8, atol=1e-10)
+        assert_allclose(s_s, s_d, rtol=1e-8)
+    assert_allclose(sparse.coef_, dense.coef_, rtol=1e-7, atol=1e-10)
+    assert_allclose(sparse.noise_std_, dense.noise_std_, rtol=1e-8)
+    assert_allclose(
+        sparse.log_marginal_likelihood_, dense.log_marginal_likelihood_, rtol=1e-8
+    )
+    # partial_fit continues from the rows' statistics
+    more = sp.random(10, 300, density=0.05, format="csr", random_state=rng)
+    y_more = more @ rng.normal(size=300)
+    sparse.partial_fit(more, y_more)
+    ref = GaussianLinearRegression(**params).fit(sp.vstack([X, more]), np.r_[y, y_more])
+    assert_allclose(sparse.coef_, ref.coef_, rtol=1e-6, atol=1e-9)

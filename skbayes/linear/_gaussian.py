@@ -30,7 +30,7 @@ from ._glr_evidence import _solve_gaussian
 from ._glr_laplace import _solve_laplace
 from ._glr_problem import _Problem
 from ._glr_smooth import _solve_smooth
-from ._suffstats import CentredRows, SuffStats
+from ._suffstats import CentredRows, CentredSparseRows, SuffStats
 
 __all__ = ["GaussianLinearRegression"]
 
@@ -153,7 +153,9 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
     ``n×n`` kernel matrix, at a cost of O(n²·d) instead of O(n·d² + d³).
     A later :meth:`partial_fit` converts those rows into ``d×d`` statistics
     (once, O(n·d²)); :meth:`partial_fit` always keeps ``d×d`` statistics.
-    Sparse X always takes the primal route, without being densified.
+    Sparse X takes the same route, without being densified: the centred
+    rows are represented by the sparse X and its mean, and the kernel is a
+    sparse product plus rank-one corrections.
 
     **Why the intercept is integrated out.** A point estimate of the
     intercept (as in ``BayesianRidge``) ignores its uncertainty: the
@@ -273,8 +275,9 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
             X, y = self._validate_Xy(X, y, reset=True)
             sw = check_sample_weight(sample_weight, X, dtype=np.float64)
             prior, tuning = self._resolve_prior(X.shape[1])
-            if not sp.issparse(X) and X.shape[1] > X.shape[0]:
-                stats = self._checked_stats(CentredRows, X, y, sw)
+            if X.shape[1] > X.shape[0]:  # the dual route: rows, not d×d
+                kind = CentredSparseRows if sp.issparse(X) else CentredRows
+                stats = self._checked_stats(kind, X, y, sw)
             else:
                 stats = self._checked_stats(SuffStats, X, y, sw)
             self._fit_stats(stats, prior, tuning)
@@ -336,7 +339,8 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
         # inf - inf in the centring is NaN: no numpy warning before the error
         with np.errstate(invalid="ignore", over="ignore"):
             stats = kind.from_data(X, y, sw)
-        big = stats.scatter if isinstance(stats, SuffStats) else stats.rows
+        big = {SuffStats: "scatter", CentredRows: "rows"}.get(type(stats), "mean")
+        big = getattr(stats, big)  # sparse rows: X's values were checked above
         if not (np.all(np.isfinite(stats.mean)) and np.all(np.isfinite(big))):
             # Same message as validate_data would have given.
             _assert_all_finite(X, input_name="X", estimator_name=type(self).__name__)
@@ -363,7 +367,10 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
         return prior, ("ard" if ard else "auto" if auto else None)
 
     def _fit_stats(
-        self, stats: SuffStats | CentredRows, prior: Prior, tuning: str | None
+        self,
+        stats: SuffStats | CentredRows | CentredSparseRows,
+        prior: Prior,
+        tuning: str | None,
     ):
         """Compute the posterior from sufficient statistics; set attributes last."""
         n_features = stats.n_features

@@ -27,7 +27,8 @@ def _pseudo_rows(
     """Rows ``(X̃, ỹ)`` with ``X̃ᵀX̃ = B A B``, ``X̃ᵀỹ = B b`` and the leftover
     ``yᵀWy - ‖ỹ‖²``, so a Lasso on at most d rows solves the MAP."""
     if problem.Phi is not None:
-        return problem.Phi * B, problem.t, max(problem.c - problem.t @ problem.t, 0.0)
+        Xt = problem.Phi.scale(B).toarray()
+        return Xt, problem.t, max(problem.c - problem.t @ problem.t, 0.0)
     e, Q = linalg.eigh(problem.A * np.outer(B, B), driver="evd")
     keep = e > _null_threshold(e, len(e))
     e, Q = e[keep], Q[:, keep]

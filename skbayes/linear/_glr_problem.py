@@ -14,9 +14,12 @@ import numpy as np
 import scipy.sparse as sp
 from scipy import linalg
 
-from ._suffstats import CentredRows
+from ._rows import DenseRows, SparseCentredRows
+from ._suffstats import CentredRows, CentredSparseRows
 
 _EPS = np.finfo(np.float64).eps
+# Query rows per chunk × n_features, for the predictive variance (32 MiB).
+_CHUNK_ELEMENTS = 2**22
 
 
 @dataclass
@@ -31,7 +34,7 @@ class _Problem:
 
     A: np.ndarray | None
     b: np.ndarray | None
-    Phi: np.ndarray | None
+    Phi: DenseRows | SparseCentredRows | None
     t: np.ndarray | None
     c: float
     dof: float
@@ -43,7 +46,7 @@ class _Problem:
     def from_stats(cls, stats, fit_intercept: bool, dof: float) -> _Problem:
         d = stats.n_features
         offset = stats.mean[:d] if fit_intercept else np.zeros(d)
-        if isinstance(stats, CentredRows):
+        if isinstance(stats, (CentredRows, CentredSparseRows)):
             Phi, t, c = stats.design(fit_intercept)
             return cls(
                 None, None, Phi, t, c, dof, stats.sum_weight, offset, fit_intercept
@@ -59,11 +62,7 @@ class _Problem:
         """Natural scales of y and x, to keep the fixed point in range."""
         d = self.n_features
         y2 = self.c / self.total
-        trace = (
-            np.trace(self.A)
-            if self.A is not None
-            else np.einsum("ij,ij->", self.Phi, self.Phi)  # no n×d temporary
-        )
+        trace = np.trace(self.A) if self.A is not None else self.Phi.sumsq()
         x2 = trace / (self.total * d)
         y2 = y2 if y2 > 0 else 1.0
         x2 = x2 if x2 > 0 else 1.0
@@ -73,7 +72,7 @@ class _Problem:
         """``(A, b)``; formed from the pseudo-rows on the dual route (O(n·d²))."""
         if self.A is not None:
             return self.A, self.b
-        return self.Phi.T @ self.Phi, self.Phi.T @ self.t
+        return self.Phi.gram(), self.Phi.rmatmat(self.t)
 
     def eigen(self, D: np.ndarray) -> tuple[np.ndarray, _Basis, np.ndarray]:
         """Eigen-decomposition of ``D A D``: ``(e, V, p = Vᵀ D b)``.
@@ -96,8 +95,8 @@ class _Problem:
             return e, _Basis(V), p
         # A scalar D folds into the small factor: no scaled copy of the rows.
         scalar = bool(np.all(D == D[0]))
-        rows = self.Phi if scalar else self.Phi * D
-        K = rows @ rows.T
+        rows = self.Phi if scalar else self.Phi.scale(D)
+        K = rows.kernel()
         if scalar:
             K *= D[0] ** 2
         e, U = linalg.eigh(K, driver="evd")
@@ -119,7 +118,7 @@ class _Basis:
     def __init__(
         self,
         V: np.ndarray | None,
-        rows: np.ndarray | None = None,
+        rows: DenseRows | SparseCentredRows | None = None,
         W: np.ndarray | None = None,
     ):
         self._V, self.rows, self.W = V, rows, W
@@ -131,26 +130,26 @@ class _Basis:
     @property
     def V(self) -> np.ndarray:
         if self._V is None:  # only for coef_cov_ / coef_interval: O(n·d·r) once
-            self._V = self.rows.T @ self.W
+            self._V = self.rows.rmatmat(self.W)
         return self._V
 
     def matvec(self, v: np.ndarray) -> np.ndarray:
         """``V @ v``."""
         if self._V is not None:
             return self._V @ v
-        return self.rows.T @ (self.W @ v)
+        return self.rows.rmatmat(self.W @ v)
 
     def rmatvec(self, M: np.ndarray) -> np.ndarray:
         """``Vᵀ @ M``."""
         if self._V is not None:
             return self._V.T @ M
-        return self.W.T @ (self.rows @ M)
+        return self.W.T @ self.rows.matmat(M)
 
     def project(self, Z) -> np.ndarray:
         """``Z @ V`` for Z (m×d) dense or sparse."""
         if self._V is not None:
             return np.asarray(Z @ self._V)
-        return np.asarray(Z @ self.rows.T) @ self.W
+        return self.rows.cross(Z) @ self.W
 
     def restrict(self, keep: np.ndarray) -> _Basis:
         return _Basis(self.V[:, keep])
@@ -191,21 +190,36 @@ class _Posterior:
         return self.D**2 * var
 
     def quadratic_form(self, X) -> np.ndarray:
-        """``(x - x̄)ᵀ S (x - x̄)`` for each row; X dense or sparse, float64."""
+        """``(x - x̄)ᵀ S (x - x̄)`` for each row; X dense or sparse, float64.
+
+        On the dual route (``cvar > 0``) the part of ``z = D(x - x̄)`` outside
+        V's span is formed explicitly, ``z - V Vᵀz``: its norm as the
+        difference ``‖z‖² - ‖Vᵀz‖²`` cancels for rows near the span (the
+        training rows are in it), and the difference's rounding then depended
+        on the batch. Rows are taken in chunks of bounded memory.
+        """
+        n_rows, d = X.shape
+        out = np.empty(n_rows)
+        step = max(1, _CHUNK_ELEMENTS // max(d, 1))
         zD = self.x_offset * self.D
-        shift = self.basis.project(zD[None, :])[0]
-        XD = X @ sp.diags(self.D) if sp.issparse(X) else X * self.D
-        T = self.basis.project(XD) - shift
-        quad = (T**2) @ self.inv
-        if self.cvar:
-            if sp.issparse(X):
-                sq = np.asarray(XD.multiply(XD).sum(axis=1)).ravel()
-                norm2 = sq - 2 * np.asarray(XD @ zD).ravel() + zD @ zD
+        shift = None
+        for start in range(0, n_rows, step):
+            Xb = X[start : start + step]
+            if sp.issparse(Xb) and not self.cvar:
+                # sparse products: no dense copy of a sparse query
+                if shift is None:
+                    shift = self.basis.project(zD[None, :])[0]
+                T = self.basis.project(Xb @ sp.diags(self.D)) - shift
             else:
-                Z = (X - self.x_offset) * self.D
-                norm2 = np.einsum("ij,ij->i", Z, Z)
-            quad += self.cvar * np.maximum(norm2 - np.sum(T**2, axis=1), 0.0)
-        return quad
+                Z = np.asarray(Xb.toarray() if sp.issparse(Xb) else Xb) - self.x_offset
+                Z *= self.D
+                T = self.basis.project(Z)
+            quad = (T**2) @ self.inv
+            if self.cvar:
+                perp = Z - self.basis.matvec(T.T).T
+                quad += self.cvar * np.einsum("ij,ij->i", perp, perp)
+            out[start : start + step] = quad
+        return out
 
 
 def _intercept_terms(problem: _Problem, beta: float) -> tuple[float, float]:

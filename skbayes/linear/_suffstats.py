@@ -31,7 +31,9 @@ import scipy.sparse as sp
 from scipy.linalg.blas import dgemm as _gemm
 from scipy.linalg.blas import dsyrk as _syrk
 
-__all__ = ["CentredRows", "SuffStats"]
+from ._rows import DenseRows, SparseCentredRows
+
+__all__ = ["CentredRows", "CentredSparseRows", "SuffStats"]
 
 # Rows per block when forming statistics from a dense X: the block (a centred
 # float64 copy of X's rows plus y) is the only O(n) temporary, so fit's extra
@@ -306,7 +308,7 @@ class CentredRows:
             self.sum_weight, self.mean, self.rows.T @ self.rows, self.n_samples
         )
 
-    def design(self, fit_intercept: bool) -> tuple[np.ndarray, np.ndarray, float]:
+    def design(self, fit_intercept: bool) -> tuple[DenseRows, np.ndarray, float]:
         """Pseudo-rows ``(Φ, t)`` with ``ΦᵀΦ = XᵀWX``, ``Φᵀt = XᵀWy``, and ``yᵀWy``.
 
         Without an intercept the un-centred moments are the centred ones plus
@@ -316,4 +318,44 @@ class CentredRows:
         if not fit_intercept:
             R = np.vstack([R, np.sqrt(self.sum_weight) * self.mean])
         t = R[:, -1]
-        return R[:, :-1], t, float(t @ t)
+        return DenseRows(R[:, :-1]), t, float(t @ t)
+
+
+@dataclass(frozen=True)
+class CentredSparseRows:
+    """A sparse batch kept as its rows, for the dual route (d > n).
+
+    Same information as :class:`SuffStats`; the centred rows are represented,
+    never formed (:class:`~._rows.SparseCentredRows`), so X stays sparse.
+    """
+
+    sum_weight: float
+    mean: np.ndarray
+    X: sp.csr_matrix
+    y: np.ndarray
+    sample_weight: np.ndarray
+    n_samples: int
+
+    @property
+    def n_features(self) -> int:
+        return self.mean.shape[0] - 1
+
+    @classmethod
+    def from_data(cls, X, y: np.ndarray, s: np.ndarray) -> CentredSparseRows:
+        X = sp.csr_matrix(X, dtype=np.float64)
+        total = float(s.sum())
+        mean = np.append(np.asarray(X.T @ s).ravel(), s @ y) / total
+        return cls(total, mean, X, y, s, X.shape[0])
+
+    def to_suffstats(self) -> SuffStats:
+        return SuffStats.from_data(self.X, self.y, self.sample_weight)
+
+    def design(
+        self, fit_intercept: bool
+    ) -> tuple[SparseCentredRows, np.ndarray, float]:
+        """Pseudo-rows ``Φ = √s (X - 1x̄ᵀ)`` (un-centred without intercept) and ``t``."""
+        d = self.n_features
+        root = np.sqrt(self.sample_weight)
+        offset = self.mean[:d] if fit_intercept else np.zeros(d)
+        t = root * (self.y - (self.mean[d] if fit_intercept else 0.0))
+        return SparseCentredRows(self.X, root, offset), t, float(t @ t)
