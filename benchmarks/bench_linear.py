@@ -8,6 +8,7 @@ fit, beyond the inputs.
 
     python benchmarks/bench_linear.py           # the full run (a few minutes)
     python benchmarks/bench_linear.py --quick   # a smoke run (seconds)
+    python benchmarks/bench_linear.py --only ard_selection ard_time sparse_wide
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from itertools import pairwise
 
 import numpy as np
 import scipy
+import scipy.linalg
 import scipy.sparse as sp
 import sklearn
 from scipy import stats
@@ -259,6 +261,38 @@ def bench_sparse(quick: bool, repeat: int) -> None:
     )
 
 
+def bench_sparse_wide(quick: bool, repeat: int) -> None:
+    """Sparse X with more features than samples: the dual route, not d×d."""
+    n, d, density = (500, 2_000, 0.002) if quick else (2_000, 8_000, 0.002)
+    rng = np.random.default_rng(3)
+    X = sp.random(n, d, density=density, format="csr", random_state=rng)
+    w = rng.normal(size=d)
+    y = X @ w + 0.5 + 0.1 * rng.normal(size=n)
+    X_test = sp.random(2_000, d, density=density, format="csr", random_state=rng)
+    y_test = X_test @ w + 0.5 + 0.1 * rng.normal(size=2_000)
+    X_dense = X.toarray()
+    print(
+        f"\n- sparse d > n: CSR {n:,} × {d:,}, density {density}, {X.nnz:,} non-zeros"
+    )
+    K = (X @ X.T).toarray()
+    run_case(
+        f"Sparse CSR, d > n, n={n:,}, d={d:,}",
+        [
+            ("eigh(X @ X.T) (floor)", lambda: scipy.linalg.eigh(K, driver="evd")),
+            ("GLR fit (auto), sparse", lambda: GaussianLinearRegression().fit(X, y)),
+            (
+                "GLR fit (auto), same data dense",
+                lambda: GaussianLinearRegression().fit(X_dense, y),
+            ),
+        ],
+        "eigh(X @ X.T) (floor)",
+        X_test,
+        y_test,
+        repeat,
+        [("GLR fit (auto), sparse", "GLR fit (auto), same data dense")],
+    )
+
+
 def bench_ard_selection(quick: bool, repeat: int) -> None:
     """The issue's selection goal: keep exactly the informative features."""
     X, y, coef = make_regression(
@@ -336,19 +370,29 @@ def bench_ard_time(quick: bool, repeat: int) -> None:
     )
 
 
-def main(quick: bool) -> None:
+SECTIONS = {
+    "dense": bench_dense,
+    "wide": bench_wide,
+    "sparse": bench_sparse,
+    "sparse_wide": bench_sparse_wide,
+    "ard_selection": bench_ard_selection,
+    "ard_time": bench_ard_time,
+}
+
+
+def main(quick: bool, only: list[str]) -> None:
     repeat = 1 if quick else 3
     header()
-    bench_dense(quick, repeat)
-    bench_wide(quick, repeat)
-    bench_sparse(quick, repeat)
-    bench_ard_selection(quick, repeat)
-    bench_ard_time(quick, repeat)
+    for name in only or SECTIONS:
+        SECTIONS[name](quick, repeat)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small smoke run")
+    parser.add_argument(
+        "--only", nargs="+", choices=sorted(SECTIONS), help="run these tables only"
+    )
     args = parser.parse_args()
     with threadpool_limits(1):
-        main(args.quick)
+        main(args.quick, args.only)
