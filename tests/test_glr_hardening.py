@@ -127,3 +127,69 @@ def test_sparse_input_with_more_features_than_samples_takes_the_dual_route(param
     sparse.partial_fit(more, y_more)
     ref = GaussianLinearRegression(**params).fit(sp.vstack([X, more]), np.r_[y, y_more])
     assert_allclose(sparse.coef_, ref.coef_, rtol=1e-6, atol=1e-9)
+
+
+def _fit_predict(X, y, Xq, **params):
+    est = GaussianLinearRegression(**params).fit(X, y)
+    mean, std = est.predict(Xq, return_std=True)
+    return est, mean, std
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(),
+        dict(prior_scale=2.0, noise_scale=0.3),
+        dict(prior="laplace", prior_scale=0.5),
+        dict(prior_scale="ard"),
+        dict(prior=None),
+    ],
+)
+@pytest.mark.parametrize(
+    "x_scale, y_scale, exact",
+    [
+        (1.0, 1e-148, True),
+        (1.0, 1e-300, False),
+        (1.0, 1e300, False),
+        (1e-300, 1.0, False),
+        (1e-160, 1.0, False),
+        (1e150, 1.0, False),
+    ],
+)
+def test_extreme_scales_give_the_scaled_model(params, x_scale, y_scale, exact):
+    """Results are the scaled versions of the unscaled fit: an exact fit with
+    |y| ≈ 1e-148 gave NaN means, y·1e-300 an absolute noise floor and
+    X·1e-300 an XᵀX of 0 (predictions that ignored X)."""
+    X, y = _data(n=40, d=3, noise=0.0 if exact else 0.3)
+    p = dict(params)
+    if "noise_scale" in p:
+        p["noise_scale"] *= y_scale
+    if not isinstance(p.get("prior_scale", "auto"), str):
+        p["prior_scale"] *= y_scale / x_scale
+    ref, m_ref, s_ref = _fit_predict(X, y, X[:5], **params)
+    est, mean, std = _fit_predict(X * x_scale, y * y_scale, X[:5] * x_scale, **p)
+    assert_allclose(mean / y_scale, m_ref, rtol=1e-9, atol=1e-9 * np.abs(m_ref).max())
+    assert_allclose(std / y_scale, s_ref, rtol=1e-7)
+    assert_allclose(est.coef_ * x_scale / y_scale, ref.coef_, rtol=1e-8, atol=1e-12)
+    assert_allclose(est.noise_std_ / y_scale, ref.noise_std_, rtol=1e-7)
+    # an exact fit's evidence sits at the noise floor, where L-BFGS-B stops
+    # on a plateau: ~1e-5 relative
+    jacobian = 39 * np.log(y_scale)  # the evidence is a density in y
+    if p.get("prior", "gaussian") is None:  # and p(w) = 1 in w's units
+        jacobian -= 3 * np.log(y_scale / x_scale)
+    assert_allclose(
+        est.log_marginal_likelihood_ + jacobian,
+        ref.log_marginal_likelihood_,
+        rtol=1e-4 if exact else 1e-8,
+        atol=1e-6,
+    )
+    lower, upper = est.coef_interval(0.9)
+    lo_ref, up_ref = ref.coef_interval(0.9)
+    assert_allclose(lower * x_scale / y_scale, lo_ref, rtol=1e-7, atol=1e-12)
+    assert_allclose(upper * x_scale / y_scale, up_ref, rtol=1e-7, atol=1e-12)
+
+
+def test_coefficients_beyond_float64_are_a_clear_error():
+    X, y = _data(n=40, d=3)
+    with pytest.raises(ValueError, match="beyond float64's range"):
+        GaussianLinearRegression().fit(X * 1e-200, y * 1e200)

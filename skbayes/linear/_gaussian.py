@@ -30,6 +30,7 @@ from ._glr_evidence import _solve_gaussian
 from ._glr_laplace import _solve_laplace
 from ._glr_problem import _Problem
 from ._glr_smooth import _solve_smooth
+from ._scaling import exponent, scale, scaled_settings
 from ._suffstats import CentredRows, CentredSparseRows, SuffStats
 
 __all__ = ["GaussianLinearRegression"]
@@ -275,12 +276,14 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
             X, y = self._validate_Xy(X, y, reset=True)
             sw = check_sample_weight(sample_weight, X, dtype=np.float64)
             prior, tuning = self._resolve_prior(X.shape[1])
+            exps = (exponent(X), exponent(y))
+            X, y = scale(X, exps[0]), scale(y, exps[1])
             if X.shape[1] > X.shape[0]:  # the dual route: rows, not d×d
                 kind = CentredSparseRows if sp.issparse(X) else CentredRows
                 stats = self._checked_stats(kind, X, y, sw)
             else:
                 stats = self._checked_stats(SuffStats, X, y, sw)
-            self._fit_stats(stats, prior, tuning)
+            self._fit_stats(stats, prior, tuning, exps)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -309,10 +312,13 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
             X, y = self._validate_Xy(X, y, reset=first)
             sw = check_sample_weight(sample_weight, X, dtype=np.float64)
             prior, tuning = self._resolve_prior(X.shape[1])
+            # later batches are scaled as the first was, so statistics merge
+            exps = (exponent(X), exponent(y)) if first else self._exps
+            X, y = scale(X, exps[0]), scale(y, exps[1])
             stats = self._checked_stats(SuffStats, X, y, sw)
             if not first:
                 stats = self._stats.to_suffstats().merge(stats)
-            self._fit_stats(stats, prior, tuning)
+            self._fit_stats(stats, prior, tuning, exps)
         return self
 
     def _validate_Xy(self, X, y, *, reset: bool):
@@ -371,8 +377,18 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
         stats: SuffStats | CentredRows | CentredSparseRows,
         prior: Prior,
         tuning: str | None,
+        exps: tuple[int, int] = (0, 0),
     ):
-        """Compute the posterior from sufficient statistics; set attributes last."""
+        """Compute the posterior from sufficient statistics; set attributes last.
+
+        ``exps = (kx, ky)``: the statistics are of ``X / 2^kx`` and ``y / 2^ky``
+        (:mod:`._scaling`); the hyperparameters are taken to those units and
+        the posterior back.
+        """
+        kx, ky = exps
+        settings = scaled_settings(self, kx, ky)
+        if not prior.is_flat and (kx or ky):
+            prior = prior.with_scale(np.ldexp(prior.scale, kx - ky))
         n_features = stats.n_features
         total = stats.sum_weight
         dof = total - (1.0 if self.fit_intercept else 0.0)
@@ -385,27 +401,46 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
             )
         problem = _Problem.from_stats(stats, self.fit_intercept, dof)
         if tuning == "ard":
-            post = _solve_ard(problem, self)
+            post = _solve_ard(problem, settings)
         elif prior.conjugate:
-            post = _solve_gaussian(problem, prior, tuning == "auto", self)
+            post = _solve_gaussian(problem, prior, tuning == "auto", settings)
         elif prior.l1:
-            post = _solve_laplace(problem, prior, self)
-        else:  # any smooth prior: L-BFGS MAP and a Laplace approximation
-            post = _solve_smooth(problem, prior, self)
-
-        # Only now, with everything computed, touch the estimator's state.
-        self._stats = stats
-        self._post = post
-        self._coef_cov = None
-        self.coef_ = post.coef
+            post = _solve_laplace(problem, prior, settings)
+        else:  # any smooth prior: Newton MAP and a Laplace approximation
+            post = _solve_smooth(problem, prior, settings)
+        intercept = 0.0
         if self.fit_intercept:
             mean_x, mean_y = stats.mean[:n_features], stats.mean[n_features]
-            self.intercept_ = float(mean_y - mean_x @ post.coef)
-        else:
-            self.intercept_ = 0.0
-        self.noise_std_ = float(1.0 / np.sqrt(post.beta))
-        self.prior_scale_ = post.prior_scale
-        self.log_marginal_likelihood_ = float(post.log_ml)
+            intercept = float(np.ldexp(mean_y - mean_x @ post.coef, ky))
+        with np.errstate(over="ignore"):
+            coef = np.ldexp(post.coef, ky - kx)
+        if not np.all(np.isfinite(coef)):
+            raise ValueError(
+                "The coefficients are beyond float64's range (y's scale divided "
+                "by X's overflows); rescale X or y."
+            )
+        log_ml = post.log_ml - dof * ky * np.log(2.0)
+        if prior.is_flat:  # p(w) = 1 in the original units: w = w' 2^(ky - kx)
+            log_ml += post.basis.rank * (ky - kx) * np.log(2.0)
+        prior_scale = post.prior_scale
+        if prior_scale is not None:
+            prior_scale = np.ldexp(prior_scale, ky - kx)
+            prior_scale = (
+                float(prior_scale) if np.ndim(prior_scale) == 0 else prior_scale
+            )
+
+        # Only now, with everything computed, touch the estimator's state.
+        # The posterior stays in the scaled units; the attributes are not.
+        self._stats = stats
+        self._exps = exps
+        self._post = post
+        self._coef_cov = None
+        self.coef_ = coef
+        self.intercept_ = intercept
+        self.noise_std_ = float(np.ldexp(1.0 / np.sqrt(post.beta), ky))
+        self.prior_scale_ = prior_scale
+        # a density in y: the Jacobian of y = 2^ky y' over dof dimensions
+        self.log_marginal_likelihood_ = float(log_ml)
         self.n_iter_ = int(post.n_iter)
 
     # -- posterior ----------------------------------------------------------
@@ -414,7 +449,8 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
         """Posterior covariance of the coefficients, (n_features, n_features)."""
         check_is_fitted(self)
         if getattr(self, "_coef_cov", None) is None:
-            self._coef_cov = self._post.covariance()
+            kx, ky = self._exps
+            self._coef_cov = np.ldexp(self._post.covariance(), 2 * (ky - kx))
         return self._coef_cov
 
     def coef_interval(self, confidence=0.95):
@@ -432,7 +468,8 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
             outside the active set get ``[0, 0]`` (see Notes).
         """
         check_is_fitted(self)
-        std = np.sqrt(self._post.coef_var())
+        kx, ky = self._exps
+        std = np.ldexp(np.sqrt(self._post.coef_var()), ky - kx)
         # scipy answers NaN for a zero std (Laplace prior, inactive features)
         point = std == 0
         lower, upper = gaussian_interval(
@@ -468,6 +505,8 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
         X = self._validate_X(X)
         rng = check_random_state(random_state)
         post, n_samples = self._post, int(n_samples)
+        kx, ky = self._exps
+        Xs = scale(X, kx)  # the posterior's units
         # w - m = D (V diag(√inv) ξ + √cvar (I - VVᵀ) ζ): a draw from coef_cov_
         basis = post.basis
         delta = basis.matvec(
@@ -478,9 +517,9 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
             delta += np.sqrt(post.cvar) * (zeta - basis.matvec(basis.rmatvec(zeta)))
         delta *= post.D[:, None]
         # f(x) = mean(x) + (x - x̄)ᵀ(w - m) + (centred intercept's deviation)
-        f = (X @ self.coef_ + self.intercept_)[:, None]
-        f = f + np.asarray(X @ delta) - post.x_offset @ delta
-        f += np.sqrt(post.intercept_var) * rng.standard_normal(n_samples)
+        dev = np.asarray(Xs @ delta) - post.x_offset @ delta
+        dev += np.sqrt(post.intercept_var) * rng.standard_normal(n_samples)
+        f = (X @ self.coef_ + self.intercept_)[:, None] + np.ldexp(dev, ky)
         return f + self.noise_std_ * rng.standard_normal(f.shape)
 
     def _validate_X(self, X):
@@ -512,10 +551,13 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
         """
         X = self._validate_X(X)
         mean = X @ self.coef_ + self.intercept_
-        epistemic_var = self._post.quadratic_form(X) + self._post.intercept_var
+        kx, ky = self._exps
+        post = self._post
+        # in the posterior's units, then scaled: no under/overflow of variances
+        epistemic_var = post.quadratic_form(scale(X, kx)) + post.intercept_var
+        epistemic = np.ldexp(np.sqrt(np.maximum(epistemic_var, 0.0)), ky)
         noise = np.full(X.shape[0], self.noise_std_)
-        epistemic = np.sqrt(np.maximum(epistemic_var, 0.0))
-        std = np.sqrt(epistemic**2 + noise**2)
+        std = np.hypot(epistemic, noise)
         return Normal(
             np.asarray(mean).ravel(), std, epistemic_std=epistemic, aleatoric_std=noise
         )
