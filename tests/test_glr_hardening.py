@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose
 from sklearn.datasets import load_diabetes
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import BayesianRidge
+from sklearn.linear_model import BayesianRidge, LinearRegression
 from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -193,3 +193,29 @@ def test_coefficients_beyond_float64_are_a_clear_error():
     X, y = _data(n=40, d=3)
     with pytest.raises(ValueError, match="beyond float64's range"):
         GaussianLinearRegression().fit(X * 1e-200, y * 1e200)
+
+
+@pytest.mark.parametrize(
+    "params", [dict(), dict(prior="laplace", prior_scale=1.0), dict(prior_scale="ard")]
+)
+def test_huge_and_tiny_uniform_weights(params):
+    """Frequency weights are a sample size: uniform weights of 1e100 give the
+    n → ∞ limit (the least-squares fit, its ML noise, no epistemic spread);
+    1e300 gave NaN, and is now a clear error; 1e-300 is a sample too small
+    to estimate the noise."""
+    X, y = _data(n=40, d=3)
+    est = GaussianLinearRegression(**params).fit(X, y, sample_weight=np.full(40, 1e100))
+    ols = LinearRegression().fit(X, y)
+    mean, std = est.predict(X[:5], return_std=True)
+    assert_allclose(mean, ols.predict(X[:5]), rtol=1e-9)
+    rms = np.sqrt(np.mean((y - ols.predict(X)) ** 2))
+    assert_allclose(std, rms, rtol=1e-9)
+    assert np.isfinite(est.log_marginal_likelihood_)
+    with pytest.raises(ValueError, match="sample_weight sums to"):
+        GaussianLinearRegression(**params).fit(X, y, sample_weight=np.full(40, 1e300))
+    with pytest.raises(ValueError, match="total sample weight"):
+        GaussianLinearRegression(**params).fit(X, y, sample_weight=np.full(40, 1e-300))
+    tiny = GaussianLinearRegression(**params, noise_scale=1.0).fit(
+        X, y, sample_weight=np.full(40, 1e-300)
+    )
+    assert np.all(np.isfinite(tiny.predict(X[:5], return_std=True)))

@@ -70,8 +70,9 @@ def _state(A, b, c, dof, alpha, beta) -> _State:
     L_inv = linalg.solve_triangular(L, np.eye(k), lower=True) if k else L
     sigma_diag = np.sum(L_inv**2, axis=0)
     C = L_inv @ A[a] if k else np.zeros((0, len(alpha)))  # L⁻¹ A_a,:
-    s = beta * np.diag(A) - beta**2 * np.sum(C**2, axis=0)
-    q = beta * b - beta**2 * (C.T @ z)
+    bC = beta * C  # β² C² as (βC)²: β may be huge (frequency weights)
+    s = beta * np.diag(A) - np.sum(bC**2, axis=0)
+    q = beta * b - bC.T @ (beta * z)
     s[a] = 1.0 / sigma_diag - alpha[a]
     q[a] = mu / sigma_diag
     rss = max(float(c - 2 * b[a] @ mu + mu @ A[np.ix_(a, a)] @ mu), 0.0)
@@ -118,8 +119,8 @@ def _solve_ard(problem: _Problem, est) -> _Posterior:
     c, dof, d = problem.c, problem.dof, problem.n_features
     y2, _ = problem.scales()
     fixed_noise = est.noise_scale is not None
-    beta = 1.0 / est.noise_scale**2 if fixed_noise else 1.0 / y2
-    beta_lo, beta_hi = 1e-12 / y2, 1e12 / y2
+    beta = 1.0 / est.noise_scale**2 if fixed_noise else problem.weight_scale / y2
+    beta_lo, beta_hi = problem.beta_bounds(y2)
     scale_a = np.maximum(np.diag(A), np.finfo(float).tiny)
     st = _state(A, b, c, dof, np.full(d, np.inf), beta)  # start empty (T&F)
     converged, n_iter = False, 0

@@ -30,10 +30,14 @@ from ._glr_evidence import _solve_gaussian
 from ._glr_laplace import _solve_laplace
 from ._glr_problem import _Problem
 from ._glr_smooth import _solve_smooth
-from ._scaling import exponent, scale, scaled_settings
+from ._scaling import exponent, scale, scaled_settings, weight_exponent
 from ._suffstats import CentredRows, CentredSparseRows, SuffStats
 
 __all__ = ["GaussianLinearRegression"]
+
+# Above this total weight (a sample size) squares of the posterior precision
+# overflow float64; weights are scaled exactly below it (._scaling).
+_MAX_TOTAL_WEIGHT = 1e150
 
 _EPS = np.finfo(np.float64).eps
 
@@ -276,8 +280,8 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
             X, y = self._validate_Xy(X, y, reset=True)
             sw = check_sample_weight(sample_weight, X, dtype=np.float64)
             prior, tuning = self._resolve_prior(X.shape[1])
-            exps = (exponent(X), exponent(y))
-            X, y = scale(X, exps[0]), scale(y, exps[1])
+            exps = (exponent(X), exponent(y), weight_exponent(sw))
+            X, y, sw = scale(X, exps[0]), scale(y, exps[1]), scale(sw, exps[2])
             if X.shape[1] > X.shape[0]:  # the dual route: rows, not d×d
                 kind = CentredSparseRows if sp.issparse(X) else CentredRows
                 stats = self._checked_stats(kind, X, y, sw)
@@ -313,8 +317,11 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
             sw = check_sample_weight(sample_weight, X, dtype=np.float64)
             prior, tuning = self._resolve_prior(X.shape[1])
             # later batches are scaled as the first was, so statistics merge
-            exps = (exponent(X), exponent(y)) if first else self._exps
-            X, y = scale(X, exps[0]), scale(y, exps[1])
+            if first:
+                exps = (exponent(X), exponent(y), weight_exponent(sw))
+            else:
+                exps = (*self._exps, self._weight_exp)
+            X, y, sw = scale(X, exps[0]), scale(y, exps[1]), scale(sw, exps[2])
             stats = self._checked_stats(SuffStats, X, y, sw)
             if not first:
                 stats = self._stats.to_suffstats().merge(stats)
@@ -377,20 +384,27 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
         stats: SuffStats | CentredRows | CentredSparseRows,
         prior: Prior,
         tuning: str | None,
-        exps: tuple[int, int] = (0, 0),
+        exps: tuple[int, int, int] = (0, 0, 0),
     ):
         """Compute the posterior from sufficient statistics; set attributes last.
 
-        ``exps = (kx, ky)``: the statistics are of ``X / 2^kx`` and ``y / 2^ky``
-        (:mod:`._scaling`); the hyperparameters are taken to those units and
-        the posterior back.
+        ``exps = (kx, ky, ks)``: the statistics are of ``X / 2^kx``,
+        ``y / 2^ky`` and weights ``s / 2^ks`` (:mod:`._scaling`); the
+        hyperparameters are taken to those units and the attributes back.
         """
-        kx, ky = exps
-        settings = scaled_settings(self, kx, ky)
+        kx, ky, ks = exps
+        settings = scaled_settings(self, kx, ky, ks)
         if not prior.is_flat and (kx or ky):
             prior = prior.with_scale(np.ldexp(prior.scale, kx - ky))
         n_features = stats.n_features
-        total = stats.sum_weight
+        total = float(np.ldexp(stats.sum_weight, ks))
+        if total > _MAX_TOTAL_WEIGHT:
+            raise ValueError(
+                f"sample_weight sums to {total:.3g}: frequency weights are a sample "
+                "size, and one this large makes the posterior precision overflow "
+                "float64. Divide the weights by a constant (relative weights) or "
+                "pass fewer repeats."
+            )
         dof = total - (1.0 if self.fit_intercept else 0.0)
         if self.noise_scale is None and dof <= 0:
             raise ValueError(
@@ -399,7 +413,9 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
                 f"sample(s) with total weight {total:g}. Pass noise_scale or more "
                 "data."
             )
-        problem = _Problem.from_stats(stats, self.fit_intercept, dof)
+        problem = _Problem.from_stats(
+            stats, self.fit_intercept, dof, float(np.ldexp(1.0, ks))
+        )
         if tuning == "ard":
             post = _solve_ard(problem, settings)
         elif prior.conjugate:
@@ -419,7 +435,10 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
                 "The coefficients are beyond float64's range (y's scale divided "
                 "by X's overflows); rescale X or y."
             )
-        log_ml = post.log_ml - dof * ky * np.log(2.0)
+        # a density in y: the Jacobian of y = 2^ky y' over dof dimensions;
+        # and the solver's ½ dof log β' and -½ log Σs' in the weights' units
+        log_ml = post.log_ml - dof * (ky + ks / 2) * np.log(2.0)
+        log_ml -= 0.5 * ks * np.log(2.0) * self.fit_intercept
         if prior.is_flat:  # p(w) = 1 in the original units: w = w' 2^(ky - kx)
             log_ml += post.basis.rank * (ky - kx) * np.log(2.0)
         prior_scale = post.prior_scale
@@ -432,14 +451,13 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
         # Only now, with everything computed, touch the estimator's state.
         # The posterior stays in the scaled units; the attributes are not.
         self._stats = stats
-        self._exps = exps
+        self._exps, self._weight_exp = (kx, ky), ks
         self._post = post
         self._coef_cov = None
         self.coef_ = coef
         self.intercept_ = intercept
-        self.noise_std_ = float(np.ldexp(1.0 / np.sqrt(post.beta), ky))
+        self.noise_std_ = float(np.ldexp(1.0 / np.sqrt(post.beta), ky + ks // 2))
         self.prior_scale_ = prior_scale
-        # a density in y: the Jacobian of y = 2^ky y' over dof dimensions
         self.log_marginal_likelihood_ = float(log_ml)
         self.n_iter_ = int(post.n_iter)
 

@@ -47,10 +47,10 @@ def _solve_gaussian(problem: _Problem, prior: Prior, auto: bool, est) -> _Poster
         lam = 1.0
     y2, x2 = problem.scales()
     fixed_noise = est.noise_scale is not None
-    beta = 1.0 / est.noise_scale**2 if fixed_noise else 1.0 / y2
+    beta = 1.0 / est.noise_scale**2 if fixed_noise else problem.weight_scale / y2
     # Bounds that keep the fixed point finite on degenerate data (constant y,
     # an exact fit), relative to the data's own scales.
-    beta_lo, beta_hi = 1e-12 / y2, 1e12 / y2
+    beta_lo, beta_hi = problem.beta_bounds(y2)
     lam_lo, lam_hi = 1e-12 * x2 / y2, 1e12 * x2 / y2
     dof = problem.dof
     if flat and not fixed_noise and dof - r <= 0:

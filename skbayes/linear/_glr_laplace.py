@@ -50,8 +50,8 @@ def _solve_laplace(problem: _Problem, prior: Prior, est) -> _Posterior:
     q = Xt.shape[0]
     y2, _ = problem.scales()
     fixed_noise = est.noise_scale is not None
-    beta = 1.0 / est.noise_scale**2 if fixed_noise else 1.0 / y2
-    beta_lo, beta_hi = 1e-12 / y2, 1e12 / y2
+    beta = 1.0 / est.noise_scale**2 if fixed_noise else problem.weight_scale / y2
+    beta_lo, beta_hi = problem.beta_bounds(y2)
     dof = problem.dof
     lasso = Lasso(
         alpha=1.0,

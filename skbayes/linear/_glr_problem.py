@@ -41,18 +41,23 @@ class _Problem:
     total: float
     x_offset: np.ndarray
     fit_intercept: bool
+    # The statistics are of weights s / weight_scale (exact powers of two,
+    # :mod:`._scaling`); dof counts the true Σs. The noise precision in these
+    # units is β·weight_scale, and the solvers start and bound it so.
+    weight_scale: float = 1.0
 
     @classmethod
-    def from_stats(cls, stats, fit_intercept: bool, dof: float) -> _Problem:
+    def from_stats(
+        cls, stats, fit_intercept: bool, dof: float, weight_scale: float = 1.0
+    ) -> _Problem:
         d = stats.n_features
         offset = stats.mean[:d] if fit_intercept else np.zeros(d)
+        common = (dof, stats.sum_weight, offset, fit_intercept, weight_scale)
         if isinstance(stats, (CentredRows, CentredSparseRows)):
             Phi, t, c = stats.design(fit_intercept)
-            return cls(
-                None, None, Phi, t, c, dof, stats.sum_weight, offset, fit_intercept
-            )
+            return cls(None, None, Phi, t, c, *common)
         A, b, c = stats.normal_equations(fit_intercept)
-        return cls(A, b, None, None, c, dof, stats.sum_weight, offset, fit_intercept)
+        return cls(A, b, None, None, c, *common)
 
     @property
     def n_features(self) -> int:
@@ -67,6 +72,10 @@ class _Problem:
         y2 = y2 if y2 > 0 else 1.0
         x2 = x2 if x2 > 0 else 1.0
         return float(y2), float(x2)
+
+    def beta_bounds(self, y2: float) -> tuple[float, float]:
+        """Noise precision within a factor 10¹² of y's scale (σ_n² ~ y2)."""
+        return self.weight_scale * 1e-12 / y2, self.weight_scale * 1e12 / y2
 
     def gram(self) -> tuple[np.ndarray, np.ndarray]:
         """``(A, b)``; formed from the pseudo-rows on the dual route (O(n·d²))."""

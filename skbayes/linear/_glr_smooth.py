@@ -75,8 +75,8 @@ def _solve_smooth(problem: _Problem, prior: Prior, est) -> _Posterior:
     c, dof, d = problem.c, problem.dof, problem.n_features
     y2, _ = problem.scales()
     fixed_noise = est.noise_scale is not None
-    beta = 1.0 / est.noise_scale**2 if fixed_noise else 1.0 / y2
-    beta_lo, beta_hi = 1e-12 / y2, 1e12 / y2
+    beta = 1.0 / est.noise_scale**2 if fixed_noise else problem.weight_scale / y2
+    beta_lo, beta_hi = problem.beta_bounds(y2)
     w, converged, n_iter = np.zeros(d), True, 1
     for n_iter in range(1, est.max_iter + 1):  # noqa: B007
         w, converged = _map(A, b, c, beta, prior, w, est)

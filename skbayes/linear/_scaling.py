@@ -2,7 +2,7 @@
 
 Products of values near float64's limits under- or overflow (``XᵀX`` of
 X·1e-300 is 0; an exact fit's residuals of y·1e-148 are below the smallest
-float), so X and y whose largest magnitude is outside ``[2^-64, 2^64]`` are
+float), so X, y and the weights whose largest magnitude is outside ``[2^-64, 2^64]`` are
 multiplied by a power of two (exact: only the exponent changes) before the
 statistics are formed, the model is solved in those units, and its results
 are scaled back. Data in that range, all usual data, are left untouched.
@@ -28,6 +28,12 @@ def exponent(a) -> int:
     return k if abs(k) > _SAFE_EXPONENT else 0
 
 
+def weight_exponent(sample_weight: np.ndarray) -> int:
+    """:func:`exponent` of the weights, made even so that ``√2^k`` is exact."""
+    k = exponent(sample_weight)
+    return k + (k % 2)
+
+
 def scale(a, k: int):
     """``a / 2^k`` (exact), ``a`` itself when ``k == 0``."""
     if k == 0:
@@ -39,11 +45,12 @@ def scale(a, k: int):
     return np.ldexp(a, -k)
 
 
-def scaled_settings(est, kx: int, ky: int) -> SimpleNamespace:
-    """The estimator's hyperparameters in the scaled units (``w' = w 2^(kx-ky)``)."""
+def scaled_settings(est, kx: int, ky: int, ks: int = 0) -> SimpleNamespace:
+    """The hyperparameters in the scaled units: ``w' = w 2^(kx-ky)`` and, with
+    weights ``s / 2^ks``, a noise std ``σ_n 2^(-ky-ks/2)``."""
     noise, prior_scale = est.noise_scale, est.prior_scale
     if noise is not None:
-        noise = float(np.ldexp(noise, -ky))
+        noise = float(np.ldexp(noise, -ky - ks // 2))
     if not isinstance(prior_scale, str):
         prior_scale = np.ldexp(np.asarray(prior_scale, dtype=float), kx - ky)
         prior_scale = float(prior_scale) if prior_scale.ndim == 0 else prior_scale
