@@ -219,3 +219,24 @@ def test_huge_and_tiny_uniform_weights(params):
         X, y, sample_weight=np.full(40, 1e-300)
     )
     assert np.all(np.isfinite(tiny.predict(X[:5], return_std=True)))
+
+
+def test_constant_target_noise_is_consistent():
+    """A constant y: the noise goes to its floor, relative to y's size and the
+    same whichever way the centring rounded (dense, sparse, d > n); it was
+    1e-6 in absolute units, or 1.7e-21 when the centring left rounding."""
+    rng = np.random.default_rng(0)
+    X_tall, X_wide = rng.normal(size=(50, 3)), rng.normal(size=(20, 40))
+    ratios = []
+    for value in [2.0, 0.1, 1e5, -7.3, 1 / 3]:
+        for X in [X_tall, sp.csr_matrix(X_tall), X_wide, sp.csr_matrix(X_wide)]:
+            for params in [dict(), dict(prior="laplace", prior_scale=1.0)]:
+                y = np.full(X.shape[0], value)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    est = GaussianLinearRegression(**params).fit(X, y)
+                mean, std = est.predict(X[:3], return_std=True)
+                assert_allclose(mean, value, rtol=1e-9)
+                assert np.all(np.isfinite(std))
+                ratios.append(est.noise_std_ / abs(value))
+    assert_allclose(ratios, ratios[0], rtol=1e-9)

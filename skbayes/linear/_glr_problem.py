@@ -45,6 +45,8 @@ class _Problem:
     # :mod:`._scaling`); dof counts the true Σs. The noise precision in these
     # units is β·weight_scale, and the solvers start and bound it so.
     weight_scale: float = 1.0
+    # ȳ² (centred problems), the scale of a constant y
+    y_mean2: float = 0.0
 
     @classmethod
     def from_stats(
@@ -52,11 +54,16 @@ class _Problem:
     ) -> _Problem:
         d = stats.n_features
         offset = stats.mean[:d] if fit_intercept else np.zeros(d)
-        common = (dof, stats.sum_weight, offset, fit_intercept, weight_scale)
+        y_mean2 = float(stats.mean[d] ** 2) if fit_intercept else 0.0
+        common = (dof, stats.sum_weight, offset, fit_intercept, weight_scale, y_mean2)
         if isinstance(stats, (CentredRows, CentredSparseRows)):
             Phi, t, c = stats.design(fit_intercept)
+            if _constant(c, stats.sum_weight, y_mean2):
+                t, c = np.zeros_like(t), 0.0
             return cls(None, None, Phi, t, c, *common)
         A, b, c = stats.normal_equations(fit_intercept)
+        if _constant(c, stats.sum_weight, y_mean2):
+            b, c = np.zeros_like(b), 0.0
         return cls(A, b, None, None, c, *common)
 
     @property
@@ -69,7 +76,9 @@ class _Problem:
         y2 = self.c / self.total
         trace = np.trace(self.A) if self.A is not None else self.Phi.sumsq()
         x2 = trace / (self.total * d)
-        y2 = y2 if y2 > 0 else 1.0
+        # a constant y: its own size (or 1 for y = 0), so that the noise
+        # floor scales with y whichever way the rounding of its centring fell
+        y2 = y2 if y2 > 0 else (self.y_mean2 if self.y_mean2 > 0 else 1.0)
         x2 = x2 if x2 > 0 else 1.0
         return float(y2), float(x2)
 
@@ -114,6 +123,11 @@ class _Problem:
         root = np.sqrt(e)
         W = U * (D[0] / root) if scalar else U / root
         return e, _Basis(None, rows, W), root * (U.T @ self.t)
+
+
+def _constant(c: float, total: float, y_mean2: float) -> bool:
+    """Whether the centred ``yᵀWy`` is only the rounding of centring a constant."""
+    return c <= total * y_mean2 * (100 * _EPS) ** 2
 
 
 def _null_threshold(e: np.ndarray, n_features: int) -> float:
