@@ -240,3 +240,37 @@ def test_constant_target_noise_is_consistent():
                 assert np.all(np.isfinite(std))
                 ratios.append(est.noise_std_ / abs(value))
     assert_allclose(ratios, ratios[0], rtol=1e-9)
+
+
+def test_laplace_noise_cycle_is_detected_and_explained():
+    """Diabetes, 40 rows, b = 300: σ_n² = RSS/(dof - k) alternates between
+    two supports for ever (max_iter=5000 still said "increase max_iter")."""
+    X, y = load_diabetes(return_X_y=True)
+    X, y = X[:40], y[:40]
+    with pytest.warns(ConvergenceWarning, match="alternates between two supports"):
+        est = GaussianLinearRegression(
+            prior="laplace", prior_scale=300.0, max_iter=5000
+        ).fit(X, y)
+    assert est.n_iter_ < 20
+    # the state kept is a MAP at its own noise level
+    fixed = GaussianLinearRegression(
+        prior="laplace", prior_scale=300.0, noise_scale=est.noise_std_
+    ).fit(X, y)
+    assert_allclose(fixed.coef_, est.coef_, rtol=1e-6, atol=1e-8)
+    assert_allclose(fixed.log_marginal_likelihood_, est.log_marginal_likelihood_)
+
+
+def test_laplace_rounding_level_coefficients_are_not_in_the_support():
+    from sklearn.linear_model import Lasso
+
+    from skbayes.linear._glr_laplace import _map
+
+    class _Stub(Lasso):
+        def fit(self, X, y):
+            self.coef_ = np.array([1.5, 2e-19, 0.0, -0.7])
+            return self
+
+    Xt, yt = np.eye(4), np.array([1.5, 0.0, 0.0, -0.7])
+    v, resid = _map(_Stub(), Xt, yt, 0.0, beta=1.0, warn=False)
+    assert_allclose(v, [1.5, 0.0, 0.0, -0.7])
+    assert np.count_nonzero(v) == 2 and resid == 0.0

@@ -38,16 +38,40 @@ def _pseudo_rows(
     return np.asfortranarray(Xt), yt, max(problem.c - yt @ yt, 0.0)
 
 
+def _map(lasso: Lasso, Xt, yt, c_res: float, beta: float, warn: bool):
+    """The MAP ``v`` at noise precision β and its residual sum of squares.
+
+    Coefficients at rounding level (|v| ≤ 1e-12 max|v|, e.g. 2e-19 beside
+    O(1) ones) are made exact zeros: they are not part of the support.
+    """
+    q = Xt.shape[0]
+    lasso.set_params(alpha=1.0 / (q * beta))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        lasso.fit(Xt, yt)
+    if warn and any(issubclass(w.category, ConvergenceWarning) for w in caught):
+        warn_user(
+            "Coordinate descent for the Laplace-prior MAP did not converge; "
+            "increase max_iter.",
+            ConvergenceWarning,
+        )
+    v = lasso.coef_.copy()
+    v[np.abs(v) <= 1e-12 * np.abs(v).max(initial=0.0)] = 0.0
+    return v, c_res + float(np.sum((yt - Xt @ v) ** 2))
+
+
 def _solve_laplace(problem: _Problem, prior: Prior, est) -> _Posterior:
     """MAP by coordinate descent, noise update, Laplace approx on the active set.
 
     In the coordinates ``v = w / b`` the penalty is ``‖v‖₁``; the negative log
     posterior ``β/2 ‖ỹ - X̃v‖² + ‖v‖₁`` is Lasso's objective times ``qβ`` for
-    ``alpha = 1/(qβ)`` on q pseudo-rows.
+    ``alpha = 1/(qβ)`` on q pseudo-rows. With ``noise_scale=None`` the update
+    ``β = (dof - k) / RSS`` may have no fixed point: the support size k jumps
+    with β, and β then alternates between two supports. That cycle is
+    detected, and the one of its states with the higher approximate evidence
+    is kept, with a warning that says so.
     """
-    B = prior.scale
-    Xt, yt, c_res = _pseudo_rows(problem, B)
-    q = Xt.shape[0]
+    Xt, yt, c_res = _pseudo_rows(problem, prior.scale)
     y2, _ = problem.scales()
     fixed_noise = est.noise_scale is not None
     beta = 1.0 / est.noise_scale**2 if fixed_noise else problem.weight_scale / y2
@@ -60,50 +84,70 @@ def _solve_laplace(problem: _Problem, prior: Prior, est) -> _Posterior:
         tol=1e-10,
         warm_start=True,
     )
-    v = np.zeros(problem.n_features)
-    resid = c_res + yt @ yt
-    n_iter, converged = 0, fixed_noise
+    v, resid = np.zeros(problem.n_features), c_res + yt @ yt
+    history: list[tuple[bytes, float]] = []  # (support, β) per iteration
+    n_iter, converged, cycle = 0, fixed_noise, None
     for n_iter in range(1, est.max_iter + 1):  # noqa: B007
-        if q > 0:
-            lasso.set_params(alpha=1.0 / (q * beta))
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", ConvergenceWarning)
-                lasso.fit(Xt, yt)
-            if any(issubclass(w.category, ConvergenceWarning) for w in caught):
-                warn_user(
-                    "Coordinate descent for the Laplace-prior MAP did not converge; "
-                    "increase max_iter.",
-                    ConvergenceWarning,
-                )
-            v = lasso.coef_.copy()
-            resid = c_res + float(np.sum((yt - Xt @ v) ** 2))
+        if Xt.shape[0] > 0:
+            v, resid = _map(lasso, Xt, yt, c_res, beta, warn=True)
         if fixed_noise:
             break
         k = int(np.count_nonzero(v))
+        history.append(((v != 0).tobytes(), beta))
         new_beta = (dof - k) / resid if (resid > 0 and dof > k) else beta_hi
         new_beta = float(np.clip(new_beta, beta_lo, beta_hi))
-        change = abs(np.log(new_beta / beta))
-        beta = new_beta
+        change, beta = abs(np.log(new_beta / beta)), new_beta
         if change < est.tol:
             converged = True
             break
-    if not converged:
+        cycle = _two_cycle(history)
+        if cycle is not None:
+            break
+    if not fixed_noise and Xt.shape[0] > 0:
+        # The MAP must belong to the final noise level.
+        v, resid = _map(lasso, Xt, yt, c_res, beta, warn=False)
+    post = _laplace_posterior(problem, prior, Xt, v, resid, beta, est, n_iter)
+    if cycle is not None:
+        other_beta = cycle
+        v2, resid2 = _map(lasso, Xt, yt, c_res, other_beta, warn=False)
+        post2 = _laplace_posterior(
+            problem, prior, Xt, v2, resid2, other_beta, est, n_iter
+        )
+        sizes = sorted([int(np.count_nonzero(v)), int(np.count_nonzero(v2))])
+        if post2.log_ml > post.log_ml:
+            post = post2
+        warn_user(
+            "The noise update for the Laplace prior alternates between two "
+            f"supports ({sizes[0]} and {sizes[1]} non-zero coefficients) and has "
+            "no fixed point: σ_n² = RSS / (dof - k) changes the support size k, "
+            "which changes σ_n back. Kept the state with the higher approximate "
+            "evidence. Pass noise_scale, or use prior='gaussian'.",
+            ConvergenceWarning,
+        )
+    elif not converged:
         warn_user(
             f"The noise update for the Laplace prior did not converge in max_iter="
             f"{est.max_iter} iterations (tol={est.tol}); increase max_iter.",
             ConvergenceWarning,
         )
-    if not fixed_noise:
-        # The MAP must belong to the final noise level.
-        if q > 0:
-            lasso.set_params(alpha=1.0 / (q * beta))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                lasso.fit(Xt, yt)
-            v = lasso.coef_.copy()
-            resid = c_res + float(np.sum((yt - Xt @ v) ** 2))
+    return post
 
-    d = problem.n_features
+
+def _two_cycle(history: list[tuple[bytes, float]]) -> float | None:
+    """β of the other state when the supports alternate A, B, A, B, else None."""
+    if len(history) < 4:
+        return None
+    (a1, _), (b1, beta_b), (a2, _), (b2, _) = history[-4:]
+    if a1 == a2 and b1 == b2 and a1 != b1:
+        return beta_b
+    return None
+
+
+def _laplace_posterior(
+    problem: _Problem, prior: Prior, Xt, v, resid, beta, est, n_iter
+) -> _Posterior:
+    """Gaussian on the active set at the MAP, with its Laplace evidence."""
+    B, d, dof = prior.scale, problem.n_features, problem.dof
     active = np.flatnonzero(v)
     Xa = Xt[:, active]
     ea, Qa = (
@@ -116,7 +160,6 @@ def _solve_laplace(problem: _Problem, prior: Prior, est) -> _Posterior:
     )
     V = np.zeros((d, len(active)))
     V[active] = Qa
-    inv = 1.0 / (beta * ea)
     coef = B * v
     intercept_var, intercept_logml = _intercept_terms(problem, beta)
     log_ml = 0.5 * (dof * np.log(beta / (2 * np.pi)) - beta * resid)
@@ -130,7 +173,7 @@ def _solve_laplace(problem: _Problem, prior: Prior, est) -> _Posterior:
         coef=coef,
         D=B.copy(),
         basis=_Basis(V),
-        inv=inv,
+        inv=1.0 / (beta * ea),
         cvar=0.0,
         x_offset=problem.x_offset,
         intercept_var=intercept_var,
