@@ -17,6 +17,7 @@ _LAZY = {
     "GaussianLinearRegression": "skbayes.linear._gaussian",
     "BayesianLogisticRegression": "skbayes.linear._logistic",
     "StochasticMLPRegressor": "skbayes.nn._mlp",
+    "StochasticMLPClassifier": "skbayes.nn._classifier",
     "predict_dist": "skbayes._meta",
 }
 

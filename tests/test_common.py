@@ -13,6 +13,7 @@ from sklearn.utils.estimator_checks import (
 from skbayes import (
     BayesianLogisticRegression,
     GaussianLinearRegression,
+    StochasticMLPClassifier,
     StochasticMLPRegressor,
 )
 
@@ -44,6 +45,16 @@ MLP = [
         early_stopping=early_stopping,
     )
     for early_stopping in (False, True)
+] + [
+    StochasticMLPClassifier(
+        hidden_layer_sizes=(16,),
+        max_iter=30,
+        n_predict_samples=10,
+        random_state=0,
+        early_stopping=early_stopping,
+        class_weight=class_weight,
+    )
+    for early_stopping, class_weight in ((False, None), (True, "balanced"))
 ]
 MLP_EXPECTED_FAILURES = {
     # Minibatch SGD draws rows, not weight units: a weight of 2 and a repeated row
@@ -53,10 +64,13 @@ MLP_EXPECTED_FAILURES = {
         "repeating it, although both minimise the same objective"
     ),
 }
+MLP_EXPECTED_FAILURES["check_sample_weight_equivalence_on_sparse_data"] = (
+    MLP_EXPECTED_FAILURES["check_sample_weight_equivalence_on_dense_data"]
+)
 
 
 def _expected_failed_checks(estimator):
-    if isinstance(estimator, StochasticMLPRegressor):
+    if isinstance(estimator, (StochasticMLPRegressor, StochasticMLPClassifier)):
         return MLP_EXPECTED_FAILURES
     return {}
 

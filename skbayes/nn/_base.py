@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import warnings
 from dataclasses import dataclass
+from functools import partial
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -138,6 +139,7 @@ class BaseStochasticMLP(BaseEstimator):
             **self._target_validation,
         )
         sw = check_sample_weight(sample_weight, X, dtype=np.float64)
+        sw = sw / sw.max()  # only ratios matter: 1e-50 and 1e300 act as 1
         target, sw, info = self._prepare_targets(y, sw, reuse=reuse, classes=classes)
         prior, _ = resolve_prior(self.prior, self.prior_scale, X.shape[1])
         if reuse:
@@ -220,23 +222,35 @@ class BaseStochasticMLP(BaseEstimator):
             n_iter=self.n_iter_,
         )
 
-    def _split(self, Xs, target, sw, seed, device):
-        """Training and early-stopping validation rows (stratified for classes)."""
-        n = Xs.shape[0]
+    def _split_indices(self, target, seed: int | None = None):
+        """Sorted training and validation rows of the early-stopping split.
+
+        Stratified by class for a classifier when every class has enough
+        rows; ``seed`` defaults to the fitted model's split seed.
+        """
+        n = len(target)
+        split = partial(
+            train_test_split,
+            np.arange(n),
+            test_size=self.validation_fraction,
+            random_state=self._seeds.split if seed is None else seed,
+        )
         try:
-            train_idx, val_idx = train_test_split(
-                np.arange(n),
-                test_size=self.validation_fraction,
-                random_state=seed,
-                stratify=self._stratify(target),
-            )
+            try:
+                train_idx, val_idx = split(stratify=self._stratify(target))
+            except ValueError:  # too few rows of a class to stratify
+                train_idx, val_idx = split()
         except ValueError as exc:
             raise ValueError(
                 f"early_stopping could not split n_samples={n} rows with "
                 f"validation_fraction={self.validation_fraction}: {exc} Pass more "
                 "rows or use early_stopping=False."
             ) from exc
-        train_idx, val_idx = np.sort(train_idx), np.sort(val_idx)
+        return np.sort(train_idx), np.sort(val_idx)
+
+    def _split(self, Xs, target, sw, seed, device):
+        """Training and early-stopping validation rows, as tensors for the latter."""
+        train_idx, val_idx = self._split_indices(target, seed)
         for idx, name in ((train_idx, "training"), (val_idx, "validation")):
             if not np.any(sw[idx] > 0):
                 raise ValueError(

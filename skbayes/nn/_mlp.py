@@ -315,17 +315,16 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseStochasticMLP):
             torch.cat([p[i] for p in parts]).cpu().numpy() for i in range(3)
         )
         scaling = self._y_scaling
+        # Back to y's units last, so that no square over- or underflows.
         mean = mean * scaling.scale + scaling.mean
-        epi_std = np.sqrt(epi) * scaling.scale
-        ale_std = np.sqrt(ale) * scaling.scale
-        if self._y_1d:
-            mean, epi_std, ale_std = mean[:, 0], epi_std[:, 0], ale_std[:, 0]
-        return Normal(
-            mean,
-            np.sqrt(epi_std**2 + ale_std**2),
-            epistemic_std=epi_std,
-            aleatoric_std=ale_std,
+        std, epi_std, ale_std = (
+            np.sqrt(v) * scaling.scale for v in (epi + ale, epi, ale)
         )
+        if self._y_1d:
+            mean, std, epi_std, ale_std = (
+                a[:, 0] for a in (mean, std, epi_std, ale_std)
+            )
+        return Normal(mean, std, epistemic_std=epi_std, aleatoric_std=ale_std)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
