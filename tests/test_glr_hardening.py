@@ -98,7 +98,7 @@ def test_dual_route_predictive_variance_is_stable_at_training_rows():
         dict(prior_scale=0.5, noise_scale=0.3),
         dict(prior_scale="auto", noise_scale=0.3),
         dict(prior_scale=0.5),
-        dict(prior="laplace", prior_scale=0.5, noise_scale=0.3, max_iter=3000),
+        dict(prior="laplace", prior_scale=0.5, noise_scale=0.3, max_iter=20_000),
         dict(prior_scale=0.5, noise_scale=0.3, fit_intercept=False),
     ],
 )

@@ -40,6 +40,9 @@ from sklearn.exceptions import ConvergenceWarning
 from ._glr_problem import _Basis, _intercept_terms, _Posterior, _Problem
 from ._warn import warn_user
 
+# Steps in a row without a rise of the evidence that end the search.
+_FLAT_STEPS = 20
+
 
 @dataclass
 class _State:
@@ -123,7 +126,7 @@ def _solve_ard(problem: _Problem, est) -> _Posterior:
     beta_lo, beta_hi = problem.beta_bounds(y2)
     scale_a = np.maximum(np.diag(A), np.finfo(float).tiny)
     st = _state(A, b, c, dof, np.full(d, np.inf), beta)  # start empty (T&F)
-    converged, n_iter = False, 0
+    converged, n_iter, flat_steps = False, 0, 0
     for n_iter in range(1, est.max_iter + 1):  # noqa: B007
         alpha_new = _best_alpha(st, st.beta * scale_a)
         beta_new = st.beta
@@ -135,8 +138,8 @@ def _solve_ard(problem: _Problem, est) -> _Posterior:
             converged = True
             break
         # Scales of features that are (nearly) redundant given the others
-        # (d > n) leave the evidence flat: they can drift without end, so a
-        # step that no longer raises the evidence also ends the search.
+        # (d > n) leave the evidence flat: they can drift without end, so
+        # _FLAT_STEPS steps in a row that no longer raise it end the search.
         flat = est.tol**2 * max(1.0, abs(st.log_ev))
         trial = _state(A, b, c, dof, alpha_new, beta_new)
         if trial.log_ev >= st.log_ev - 1e-12 * abs(st.log_ev):
@@ -146,8 +149,12 @@ def _solve_ard(problem: _Problem, est) -> _Posterior:
             st, moved = _coordinate_step(
                 A, b, c, dof, st, alpha_new, fixed_noise, (beta_lo, beta_hi), est.tol
             )
-            gain = st.log_ev - previous if moved else 0.0
-        if gain <= flat:
+            if not moved:  # the proposal's change is rounding: a fixed point
+                converged = True
+                break
+            gain = st.log_ev - previous
+        flat_steps = flat_steps + 1 if gain <= flat else 0
+        if flat_steps >= _FLAT_STEPS:
             converged = True
             break
     if not converged:
