@@ -21,7 +21,10 @@ _SAFE_EXPONENT = 64
 def exponent(a) -> int:
     """``k`` with ``max|a| / 2^k`` in [0.5, 1), or 0 when ``max|a|`` is safe."""
     values = a.data if sp.issparse(a) else a
-    top = float(np.max(np.abs(values), initial=0.0))
+    if values.size == 0:
+        return 0
+    # max and min, not max(abs): no temporary the size of X
+    top = max(float(np.max(values)), -float(np.min(values)))
     if not np.isfinite(top) or top == 0.0:
         return 0  # NaN/inf are reported by the finiteness checks
     k = int(np.frexp(top)[1])
