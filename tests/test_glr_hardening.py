@@ -274,3 +274,12 @@ def test_laplace_rounding_level_coefficients_are_not_in_the_support():
     v, resid = _map(_Stub(), Xt, yt, 0.0, beta=1.0, warn=False)
     assert_allclose(v, [1.5, 0.0, 0.0, -0.7])
     assert np.count_nonzero(v) == 2 and resid == 0.0
+
+
+def test_extreme_X_found_by_the_probe_of_a_long_batch():
+    """Batches longer than the 256-row probe: X·1e-300 is still rescaled."""
+    X, y = _data(n=400, d=3)
+    ref = GaussianLinearRegression().fit(X, y)
+    est = GaussianLinearRegression().fit(X * 1e-300, y)
+    assert_allclose(est.coef_ * 1e-300, ref.coef_, rtol=1e-9)
+    assert_allclose(est.predict(X[:5] * 1e-300), ref.predict(X[:5]), rtol=1e-9)

@@ -30,7 +30,13 @@ from ._glr_evidence import _solve_gaussian
 from ._glr_laplace import _solve_laplace
 from ._glr_problem import _Problem
 from ._glr_smooth import _solve_smooth
-from ._scaling import exponent, scale, scaled_settings, weight_exponent
+from ._scaling import (
+    data_exponent,
+    exponent,
+    scale,
+    scaled_settings,
+    weight_exponent,
+)
 from ._suffstats import CentredRows, CentredSparseRows, SuffStats
 
 __all__ = ["GaussianLinearRegression"]
@@ -280,7 +286,7 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
             X, y = self._validate_Xy(X, y, reset=True)
             sw = check_sample_weight(sample_weight, X, dtype=np.float64)
             prior, tuning = self._resolve_prior(X.shape[1])
-            exps = (exponent(X), exponent(y), weight_exponent(sw))
+            exps = (data_exponent(X), exponent(y), weight_exponent(sw))
             X, y, sw = scale(X, exps[0]), scale(y, exps[1]), scale(sw, exps[2])
             if X.shape[1] > X.shape[0]:  # the dual route: rows, not d×d
                 kind = CentredSparseRows if sp.issparse(X) else CentredRows
@@ -318,7 +324,7 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
             prior, tuning = self._resolve_prior(X.shape[1])
             # later batches are scaled as the first was, so statistics merge
             if first:
-                exps = (exponent(X), exponent(y), weight_exponent(sw))
+                exps = (data_exponent(X), exponent(y), weight_exponent(sw))
             else:
                 exps = (*self._exps, self._weight_exp)
             X, y, sw = scale(X, exps[0]), scale(y, exps[1]), scale(sw, exps[2])

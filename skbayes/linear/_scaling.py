@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 _SAFE_EXPONENT = 64
+_PROBE_ROWS = 256
 
 
 def exponent(a) -> int:
@@ -29,6 +30,19 @@ def exponent(a) -> int:
         return 0  # NaN/inf are reported by the finiteness checks
     k = int(np.frexp(top)[1])
     return k if abs(k) > _SAFE_EXPONENT else 0
+
+
+def data_exponent(X) -> int:
+    """:func:`exponent` of X, from its first rows when those are in range.
+
+    A full pass for max and min costs ~20% of ``XᵀX``; a batch whose first
+    rows are usual and whose later rows are extreme is caught by the
+    statistics' overflow check (or, underflowing, not at all).
+    """
+    if not sp.issparse(X) and X.shape[0] > _PROBE_ROWS:
+        if exponent(X[:_PROBE_ROWS]) == 0:
+            return 0
+    return exponent(X)
 
 
 def weight_exponent(sample_weight: np.ndarray) -> int:
