@@ -50,6 +50,7 @@ __all__ = [
 Layer = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 # tanh(x) ≈ Σ w_i erf(c_i x) with Σ w_i = 1: least squares on tanh and its
 # derivative over [0, 12]; max error 3.9e-5 on both. Exact Gaussian
@@ -98,23 +99,46 @@ def _nodes(n_nodes: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
 def relu_moments(m: torch.Tensor, v: torch.Tensor):
     """Mean, variance and ``E[relu'(a)]`` of ``relu(a)``, ``a ~ N(m, v)``.
 
-    Computed on the tail side ``u = -|m|/s`` and mapped with
-    ``relu(a) = a + relu(-a)`` where ``m > 0``, which avoids the cancellation
-    of ``E[relu²] - E[relu]²`` when the unit is almost always active.
+    With ``u = -|m|/s``, ``Φ = Φ(u)``, ``A = uΦ + φ(u)`` and
+    ``g = P(a > 0)`` (Φ or 1 - Φ): ``E[relu(a)] = relu(m) + sA`` and
+    ``Var = v (g + A(u - A))``. Working on the tail side ``u <= 0`` avoids the
+    cancellation of ``E[relu²] - E[relu]²`` when the unit is almost always
+    active (it follows from ``relu(a) = a + relu(-a)``).
     """
-    s = v.clamp_min(0).sqrt()
-    pos = m > 0
-    # Beyond 40 standard deviations every moment of the tail side is 0.
-    u = (-m.abs() / s.clamp_min(torch.finfo(m.dtype).tiny)).clamp_min(-40.0)
-    cdf = torch.special.ndtr(u)
-    pdf = torch.exp(-0.5 * u * u) * _INV_SQRT_2PI
-    # Moments of relu(b), b ~ N(-|m|, s²): the rarely active side.
-    mean_t = s * (u * cdf + pdf)
-    var_t = (v * ((u * u + 1) * cdf + u * pdf) - mean_t * mean_t).clamp_min(0)
-    mean = torch.where(pos, m + mean_t, mean_t)
-    var = torch.where(pos, (v * (1 - 2 * cdf) + var_t).clamp_min(0), var_t)
-    gain = torch.where(pos, 1 - cdf, cdf)
+    s = v.sqrt()
+    # Beyond 40 standard deviations every tail term is 0 in float64.
+    u = (m.abs() / s.clamp_min(torch.finfo(m.dtype).tiny)).neg_().clamp_min_(-40.0)
+    # erfc keeps Φ(u) accurate in relative terms for u << 0 (ndtr does not).
+    cdf = torch.special.erfc(u * -_INV_SQRT_2).mul_(0.5)
+    a = torch.exp(u.square().mul_(-0.5)).mul_(_INV_SQRT_2PI).addcmul_(u, cdf)
+    gain = torch.where(m > 0, 1 - cdf, cdf)
+    var = (u - a).mul_(a).add_(gain).mul_(v).clamp_min_(0)
+    mean = torch.relu(m).addcmul_(s, a)
     return mean, var, gain
+
+
+def _tanh_quadrature(m: torch.Tensor, s: torch.Tensor):
+    t, w = _nodes(_TANH_GH_NODES, m)
+    f0 = torch.tanh(m)
+    d = torch.tanh(torch.addcmul(m.unsqueeze(-1), s.unsqueeze(-1), t))
+    d -= f0.unsqueeze(-1)
+    d_mean = (d * w).sum(-1)
+    var = (d.square_() * w).sum(-1).sub_(d_mean.square()).clamp_min_(0)
+    return f0 + d_mean, var
+
+
+def _tanh_erf(m: torch.Tensor, v: torch.Tensor):
+    mean = torch.zeros_like(m)
+    slope = torch.zeros_like(m)  # E[f'(a)] of the surrogate, = 1 - E[f²]
+    for wi, ci in zip(_TANH_ERF_W, _TANH_ERF_C, strict=True):
+        cp = torch.rsqrt(v * (2 * ci * ci) + 1).mul_(ci)
+        y = cp * m
+        mean.add_(torch.special.erf(y), alpha=wi)
+        slope.addcmul_(cp, torch.exp(y.square_().neg_()), value=wi * _TWO_OVER_SQRT_PI)
+    var = (1 - slope).sub_(mean.square())
+    # Var f(a) >= v E[f'(a)]² (first Hermite term): keeps tails, where the
+    # difference above is below the surrogate's error, from reading 0.
+    return mean, torch.maximum(var, slope.square_().mul_(v))
 
 
 def tanh_moments(m: torch.Tensor, v: torch.Tensor):
@@ -123,30 +147,23 @@ def tanh_moments(m: torch.Tensor, v: torch.Tensor):
     Small σ: 8-node Gauss–Hermite quadrature of the deviations from
     ``tanh(m)`` (no cancellation, error < 3e-4 relative in the variance at
     σ = 0.5). Large σ, where tanh looks like a step: exact expectations of
-    ``Σ w_i erf(c_i a)`` (absolute error < 4e-5).
+    ``Σ w_i erf(c_i a)`` (absolute error < 4e-5). Each element takes its
+    branch from its own σ, so a branch that no element of the batch needs is
+    skipped without changing any result.
     """
-    s = v.clamp_min(0).sqrt()
-    t, w = _nodes(_TANH_GH_NODES, m)
-    f0 = torch.tanh(m)
-    d = torch.tanh(m.unsqueeze(-1) + s.unsqueeze(-1) * t) - f0.unsqueeze(-1)
-    d_mean = d @ w
-    mean_q = f0 + d_mean
-    var_q = ((d * d) @ w - d_mean * d_mean).clamp_min(0)
-
-    mean_e = torch.zeros_like(m)
-    slope = torch.zeros_like(m)  # E[f'(a)] of the surrogate, = 1 - E[f²]
-    for wi, ci in zip(_TANH_ERF_W, _TANH_ERF_C, strict=True):
-        cp = ci * torch.rsqrt(1 + 2 * ci * ci * v)
-        y = cp * m
-        mean_e += wi * torch.special.erf(y)
-        slope += (wi * _TWO_OVER_SQRT_PI) * cp * torch.exp(-y * y)
-    var_e = (1 - slope - mean_e * mean_e).clamp_min(0)
-
+    s = v.sqrt()
     small = s < _TANH_GH_MAX_STD
-    mean = torch.where(small, mean_q, mean_e)
-    var = torch.where(small, var_q, var_e)
+    if bool(small.all()):
+        mean, var = _tanh_quadrature(m, s)
+    elif not bool(small.any()):
+        mean, var = _tanh_erf(m, v)
+    else:
+        mean_q, var_q = _tanh_quadrature(m, s)
+        mean_e, var_e = _tanh_erf(m, v)
+        mean = torch.where(small, mean_q, mean_e)
+        var = torch.where(small, var_q, var_e)
     # E[tanh'] = 1 - E[tanh²] (tanh' = 1 - tanh²).
-    gain = (1 - var - mean * mean).clamp_min(0)
+    gain = (1 - var).sub_(mean.square()).clamp_min_(0)
     return mean, var, gain
 
 
@@ -381,8 +398,27 @@ def regression_moments(
     return _by_chunks(one, x, chunk_rows)
 
 
+def _sigma_points_softmax(mean: torch.Tensor, cov: torch.Tensor) -> torch.Tensor:
+    """Unscented transform: 2k + 1 points ``m ± √(k+κ) L_i``, κ = 1."""
+    k = mean.shape[-1]
+    diag = cov.diagonal(dim1=-2, dim2=-1)
+    # Jitter relative to the row's own scale keeps a (numerically) singular
+    # covariance factorable without coupling rows.
+    jitter = 1e-10 * diag.amax(-1, keepdim=True) + torch.finfo(cov.dtype).tiny
+    eye = torch.eye(k, dtype=cov.dtype, device=cov.device)
+    chol, info = torch.linalg.cholesky_ex(cov + jitter.unsqueeze(-1) * eye)
+    # Rows whose covariance is not positive definite fall back to its diagonal.
+    bad = (info != 0)[..., None, None]
+    chol = torch.where(bad, torch.diag_embed(diag.clamp_min(0).sqrt()), chol)
+    step = chol.mT * math.sqrt(k + 1.0)  # (..., k points, k logits)
+    m = mean.unsqueeze(-2)
+    p = torch.softmax(torch.cat([m, m + step, m - step], dim=-2), dim=-1)
+    w_centre = 1.0 / (k + 1.0)
+    return p[..., 0, :] * w_centre + p[..., 1:, :].sum(-2) * (0.5 / (k + 1.0))
+
+
 def softmax_gaussian_mean(
-    mean: torch.Tensor, cov: torch.Tensor, method: str = "pairwise"
+    mean: torch.Tensor, cov: torch.Tensor, method: str = "auto"
 ) -> torch.Tensor:
     """Approximate ``E[softmax(z)]`` for ``z ~ N(mean, cov)``.
 
@@ -390,20 +426,30 @@ def softmax_gaussian_mean(
     ----------
     mean : Tensor of shape (..., k)
     cov : Tensor of shape (..., k, k)
-    method : {"pairwise", "probit"}
+    method : {"auto", "sigma_points", "pairwise", "probit"}, default="auto"
         "probit" scales each logit by ``1/√(1 + λ Var z_k)`` (MacKay 1992,
         λ = π/8); "pairwise" applies the probit approximation to every
         logistic ``1/(1 + exp(-(z_k - z_j)))`` with the variance of the
         difference, covariances included (mean-field softmax, Lu et al.
-        2020), then renormalises.
+        2020), then renormalises: for two classes it is MacKay's
+        approximation of ``E[sigmoid]`` on the logit difference;
+        "sigma_points" averages the softmax over the 2k + 1 points of the
+        unscented transform (κ = 1). "auto" is "pairwise" for two classes and
+        "sigma_points" otherwise (the more accurate of the two in each case,
+        measured against Monte Carlo).
 
     Returns
     -------
     proba : Tensor of shape (..., k)
     """
+    k = mean.shape[-1]
+    if method == "auto":
+        method = "pairwise" if k == 2 else "sigma_points"
     diag = cov.diagonal(dim1=-2, dim2=-1)
     if method == "probit":
         return torch.softmax(mean * torch.rsqrt(1 + _PROBIT_LAMBDA * diag), dim=-1)
+    if method == "sigma_points":
+        return _sigma_points_softmax(mean, cov)
     if method != "pairwise":
         raise ValueError(f"Unknown method {method!r}.")
     var_diff = (diag.unsqueeze(-1) + diag.unsqueeze(-2) - 2 * cov).clamp_min(0)
@@ -421,7 +467,7 @@ def classification_proba(
     *,
     activation: str,
     floor: float,
-    method: str = "pairwise",
+    method: str = "auto",
     cross_cov: bool = True,
     chunk_rows: int = CHUNK_ROWS,
 ) -> torch.Tensor:
@@ -437,7 +483,8 @@ def classification_proba(
     head : (weight (..., w_L, k), bias (..., k))
     activation : str
     floor : float
-    method : {"pairwise", "probit"}, default="pairwise"
+    method : {"auto", "sigma_points", "pairwise", "probit"}, default="auto"
+        See :func:`softmax_gaussian_mean`.
     cross_cov : bool, default=True
     chunk_rows : int, default=2048
 
