@@ -1,0 +1,179 @@
+"""StochasticMLPClassifier: probabilities, labels, weights, partial_fit."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris, load_wine
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, log_loss
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+torch = pytest.importorskip("torch")
+
+from skbayes import StochasticMLPClassifier  # noqa: E402
+from skbayes.nn._base import _noise_bank  # noqa: E402
+
+
+def _small(**kw):
+    params = dict(
+        hidden_layer_sizes=(16,),
+        max_iter=20,
+        n_predict_samples=16,
+        early_stopping=False,
+        random_state=0,
+    )
+    params.update(kw)
+    return StochasticMLPClassifier(**params)
+
+
+def _fit(est, *args, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return est.fit(*args, **kw)
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    return X, names
+
+
+def test_predict_proba_is_mean_softmax_over_the_bank(iris):
+    X, y = iris
+    est = _fit(_small(), X, y)
+    proba = est.predict_proba(X)
+    assert proba.shape == (150, 3)
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-12)
+    # Direct computation: scale X, run every draw of the bank, average softmax.
+    Xs = torch.tensor((X - est._x_scaling.mean) / est._x_scaling.scale)
+    bank = _noise_bank(est._seeds.predict, 16, est.module_, torch.float64)
+    with torch.no_grad():
+        out = est.module_(Xs, bank, torch.float64)
+    ref = torch.softmax(out, -1).mean((0, 1)).numpy()
+    np.testing.assert_allclose(proba, ref, rtol=1e-12)
+    # The averaging moderates: less confident than the mean draw's logits.
+    with torch.no_grad():
+        plug = torch.softmax(out.mean((0, 1)), -1).numpy()
+    assert proba.max(1).mean() < plug.max(1).mean()
+    np.testing.assert_array_equal(est.predict(X), est.classes_[proba.argmax(1)])
+    np.testing.assert_allclose(est.predict_log_proba(X), np.log(proba))
+
+
+def test_string_labels_and_rows_independent_of_batch(iris):
+    X, y = iris
+    est = _fit(_small(n_predict_samples=3000, max_iter=100), X, y)
+    np.testing.assert_array_equal(est.classes_, ["setosa", "versicolor", "virginica"])
+    assert est.score(X, y) > 0.9
+    full = est.predict_proba(X)  # several prediction chunks
+    perm = np.random.RandomState(0).permutation(150)
+    np.testing.assert_allclose(est.predict_proba(X[perm]), full[perm], rtol=1e-12)
+    np.testing.assert_allclose(est.predict_proba(X[7:8]), full[7:8], rtol=1e-12)
+    np.testing.assert_array_equal(est.predict_proba(X), full)
+
+
+def test_binary_and_integer_labels():
+    X, y = load_wine(return_X_y=True)
+    keep = y < 2
+    est = _fit(_small(), X[keep], y[keep] + 10)
+    np.testing.assert_array_equal(est.classes_, [10, 11])
+    assert est.predict_proba(X[keep]).shape == (keep.sum(), 2)
+    assert est.score(X[keep], y[keep] + 10) > 0.9
+
+
+def test_class_weight_is_sample_weight(iris):
+    X, y = iris
+    cw = {"setosa": 3.0, "versicolor": 0.5, "virginica": 1.0}
+    a = _fit(_small(class_weight=cw), X, y)
+    b = _fit(_small(), X, y, sample_weight=np.vectorize(cw.get)(y))
+    # Equal up to the rounding of the weights' product (order of operations).
+    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), rtol=1e-9)
+    # "balanced" weights n / (K · count): on unbalanced rows, the same.
+    rows = np.r_[0:50, 50:70, 100:150]
+    counts = {"setosa": 50, "versicolor": 20, "virginica": 50}
+    sw = np.array([len(rows) / (3 * counts[c]) for c in y[rows]])
+    a = _fit(_small(class_weight="balanced"), X[rows], y[rows])
+    b = _fit(_small(), X[rows], y[rows], sample_weight=sw)
+    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), rtol=1e-9)
+
+
+def test_partial_fit_with_classes(iris):
+    X, y = iris
+    est = _small(n_iter_no_change=1000)
+    with pytest.raises(ValueError, match="classes must be passed"):
+        est.partial_fit(X, y)
+    assert not hasattr(est, "classes_")
+    classes = ["virginica", "setosa", "versicolor"]
+    # A first chunk with a single class is fine when the classes are given.
+    est.partial_fit(X[:50], y[:50], classes=classes)
+    np.testing.assert_array_equal(est.classes_, sorted(classes))
+    est.partial_fit(X, y)
+    with pytest.raises(ValueError, match="not in classes"):
+        est.partial_fit(X[:5], np.array(["other"] * 5))
+    with pytest.raises(ValueError, match="not the same"):
+        est.partial_fit(X, y, classes=["setosa", "virginica"])
+    # Two partial_fit epochs on all rows are two fit epochs.
+    a = _small(n_iter_no_change=1000)
+    a.partial_fit(X, y, classes=classes)
+    a.partial_fit(X, y)
+    b = _fit(_small(max_iter=2, n_iter_no_change=1000), X, y)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+
+
+def test_early_stopping_on_validation_log_loss(iris):
+    X, y = iris
+    est = _fit(_small(early_stopping=True, max_iter=300, n_iter_no_change=5), X, y)
+    assert len(est.validation_scores_) == est.n_iter_ < 300
+    assert est.best_validation_loss_ == min(est.validation_scores_)
+    # The score is the log-loss of predict_proba on the held-out rows, with
+    # the weights of the best epoch kept.
+    _, val = est._split_indices(y)
+    got = log_loss(y[val], est.predict_proba(X[val]), labels=est.classes_)
+    np.testing.assert_allclose(got, est.best_validation_loss_, rtol=1e-4)
+
+
+def test_bad_targets(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="Unknown label type"):
+        _small().fit(X, np.linspace(0, 1, 150))
+    with pytest.raises(ValueError, match="class"):
+        _small().fit(X, np.zeros(150))
+    sw = (y == "setosa").astype(float)
+    with pytest.raises(ValueError, match="class"):
+        _small().fit(X, y, sample_weight=sw)
+
+
+def test_as_good_as_mlpclassifier_on_wine():
+    # One split of the benchmark (benchmarks/bench_nn.py runs all three data
+    # sets and three splits): defaults on both sides, in a Pipeline.
+    X, y = load_wine(return_X_y=True)
+    Xtr, Xte, ytr, yte = train_test_split(
+        X, y, test_size=0.3, stratify=y, random_state=0
+    )
+    ours = make_pipeline(StandardScaler(), StochasticMLPClassifier(random_state=0))
+    ref = make_pipeline(StandardScaler(), MLPClassifier(random_state=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours.fit(Xtr, ytr)
+        ref.fit(Xtr, ytr)
+    assert log_loss(yte, ours.predict_proba(Xte)) <= log_loss(
+        yte, ref.predict_proba(Xte)
+    )
+    acc_ours = accuracy_score(yte, ours.predict(Xte))
+    assert acc_ours >= accuracy_score(yte, ref.predict(Xte)) - 0.01
+
+
+def test_pickle_round_trip(iris):
+    import pickle
+
+    X, y = iris
+    est = _fit(_small(), X, y)
+    est2 = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(est2.predict_proba(X), est.predict_proba(X))
+    est.partial_fit(X, y)
+    est2.partial_fit(X, y)
+    np.testing.assert_array_equal(est2.predict_proba(X), est.predict_proba(X))
