@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -30,6 +29,7 @@ from ._glr_evidence import _solve_gaussian
 from ._glr_laplace import _solve_laplace
 from ._glr_problem import _Problem
 from ._glr_smooth import _solve_smooth
+from ._restore import _restore_on_error
 from ._scaling import (
     data_exponent,
     exponent,
@@ -189,6 +189,13 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
     ``σ_n² (XₐᵀWXₐ)⁻¹`` on the non-zero coefficients and exactly 0 elsewhere
     (their intervals collapse to 0). It ignores the posterior mass at and
     near 0, so read those intervals as conditional on the selected support.
+
+    **Extreme scales.** X, y and sample weights whose magnitudes leave
+    ``[2^-64, 2^64]`` are multiplied by exact powers of two before the
+    statistics are formed and the results scaled back, so such data give the
+    scaled model; noise bounds and floors are relative to y's own scale.
+    Coefficients beyond float64's range, or a total weight above 1e150, are
+    errors.
 
     **Automatic relevance determination.** ``prior_scale="ard"`` gives
     feature i the prior ``N(0, σ_i²)`` and maximises the exact evidence over
@@ -585,15 +592,3 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
         return Normal(
             np.asarray(mean).ravel(), std, epistemic_std=epistemic, aleatoric_std=noise
         )
-
-
-@contextmanager
-def _restore_on_error(estimator: BaseEstimator):
-    """Leave ``estimator`` exactly as it was if the block raises."""
-    state = estimator.__dict__.copy()  # attributes are replaced, never mutated
-    try:
-        yield
-    except BaseException:
-        estimator.__dict__.clear()
-        estimator.__dict__.update(state)
-        raise
