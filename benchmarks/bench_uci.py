@@ -59,8 +59,10 @@ except ImportError:  # running from a checkout without installing
     import skbayes
     from skbayes import StochasticMLPRegressor
 
-from skbayes.nn._mlp import _validation_split
-from skbayes.nn._modules import StochasticMLP, gaussian_nll, prior_penalty
+from skbayes._priors import GaussianPrior
+from skbayes.nn._fused import PriorTerm
+from skbayes.nn._heads import GaussianHead
+from skbayes.nn._modules import StochasticMLP
 
 DATASETS = [
     "concrete",
@@ -155,7 +157,7 @@ def fit_selected(X, y, Xt, seed, params, grid):
         fits.append(est)
     fit_time = time.perf_counter() - t0
     for est in fits:
-        _, val_idx = _validation_split(len(X), est.validation_fraction, est._seeds[2])
+        _, val_idx = est._split_indices(y)
         m, s = est.predict_dist(X[val_idx])
         val_nll.append(-stats.norm.logpdf(y[val_idx], loc=m, scale=s))
     best = 0
@@ -203,26 +205,25 @@ def plain_loop_epoch_time(X, y, est_params, n_epochs, seed=0) -> float:
     S = est_params.get("n_train_samples", 1)
     scale = est_params.get("prior_scale", 1.0)
     gen = torch.Generator().manual_seed(seed)
-    net = StochasticMLP(X.shape[1], hidden, activation)
-    net.reset_parameters(gen)
+    head = GaussianHead(1)
+    net = StochasticMLP(X.shape[1], hidden, head.n_outputs, activation)
+    net.reset_parameters(gen, 0.5, head.init_bias())
     Xs = (X - X.mean(0)) / X.std(0)
     ys = (y - y.mean()) / y.std()
     Xt = torch.tensor(Xs, dtype=torch.float32)
-    yt = torch.tensor(ys, dtype=torch.float32)
+    yt = torch.tensor(ys[:, None], dtype=torch.float32)
     n = len(Xt)
     bs = min(200, n)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    inv = torch.full((X.shape[1],), 1.0 / scale)
-    weights = net.weights()
+    prior = PriorTerm(GaussianPrior(np.full(X.shape[1], scale)), n)
     t0 = time.perf_counter()
     for _ in range(n_epochs):
         perm = torch.randperm(n, generator=gen)
         for start in range(0, n, bs):
             idx = perm[start : start + bs]
-            noises = [torch.randn((S, len(idx), w), generator=gen) for w in net.widths]
-            mean, std = net(Xt[idx], noises)
-            loss = gaussian_nll(yt[idx], mean, std).mean()
-            loss = loss + prior_penalty(weights, "gaussian", inv, 1.0 / scale) / n
+            noises = net.sample_noise(S, len(idx), gen)
+            loss = head.nll(net(Xt[idx], noises), yt[idx]).mean()
+            loss = loss + prior.torch_value(net.weights())
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

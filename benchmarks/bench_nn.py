@@ -1,0 +1,257 @@
+"""The stochastic networks against scikit-learn's MLPs: speed and quality.
+
+One process, one run, the same arrays for every method; BLAS and torch pinned
+to one thread; each time is the best of 3 after a warm-up, measured as the
+process's CPU time (``time.process_time``: on a shared machine it does not
+count the time other processes take the core; with one thread it equals the
+wall time of an idle machine). Tables print ratios skbayes / peer.
+
+* **epoch**: one training epoch, n=10,000 × 10, one hidden layer of 50,
+  batch 200 (regressor vs ``MLPRegressor``, classifier vs ``MLPClassifier``),
+  beside a plain torch autograd loop of the same network (the floor a
+  straightforward implementation reaches).
+* **defaults end to end**: ``StochasticMLPRegressor()`` vs ``MLPRegressor()``
+  on the showcase's 1-D heteroscedastic data (2,000 rows), with test NLL.
+* **predict_dist** on 100,000 rows vs ``MLPRegressor.predict``.
+* **classifier quality**: digits, wine, breast_cancer, ``Pipeline(StandardScaler(),
+  clf)``, 3 stratified 70/30 splits, test log-loss and accuracy, defaults on
+  both sides.
+
+    python benchmarks/bench_nn.py           # the full run (minutes)
+    python benchmarks/bench_nn.py --quick   # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+import warnings
+
+import numpy as np
+import sklearn
+import torch
+from scipy import stats
+from sklearn.datasets import load_breast_cancer, load_digits, load_wine
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, log_loss
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_info, threadpool_limits
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import skbayes
+from skbayes import StochasticMLPClassifier, StochasticMLPRegressor
+from skbayes.datasets import make_heteroscedastic
+from skbayes.nn._heads import GaussianHead
+from skbayes.nn._modules import StochasticMLP
+
+EPOCH_GOAL = 1.5
+PREDICT_GOAL = 10.0
+
+
+def best_of(fn, repeat: int = 3) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        t0 = time.process_time()
+        fn()
+        times.append(time.process_time() - t0)
+    return min(times)
+
+
+def header() -> str:
+    blas = ", ".join(
+        f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} thr)"
+        for i in threadpool_info()
+    )
+    return (
+        f"machine: {platform.machine()} ({os.cpu_count()} CPUs), "
+        f"{platform.platform()}\npython {platform.python_version()}, numpy "
+        f"{np.__version__}, scikit-learn {sklearn.__version__}, torch "
+        f"{torch.__version__} ({torch.get_num_threads()} thread), skbayes "
+        f"{skbayes.__version__}\nBLAS: {blas}\ntimes: CPU seconds, best of 3"
+    )
+
+
+# ------------------------------------------------------------------ epochs
+def _epoch_data(n=10_000, d=10, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, d)
+    f = np.sin(X[:, 0]) + X @ rng.randn(d) / 3
+    return X, f + 0.3 * rng.randn(n), (f > np.median(f)).astype(int)
+
+
+def _per_epoch(make, X, y, n_epochs):
+    def run():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            make(n_epochs).fit(X, y)
+
+    return best_of(run) / n_epochs
+
+
+def plain_torch_epoch(X, y, n_epochs, seed=0) -> float:
+    """A straightforward autograd loop of the same network and loss."""
+    head = GaussianHead(1)
+    gen = torch.Generator().manual_seed(seed)
+    net = StochasticMLP(X.shape[1], (50,), head.n_outputs)
+    net.reset_parameters(gen, 0.5, head.init_bias())
+    Xt = torch.tensor((X - X.mean(0)) / X.std(0), dtype=torch.float32)
+    yt = torch.tensor(((y - y.mean()) / y.std())[:, None], dtype=torch.float32)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+
+    def run():
+        for _ in range(n_epochs):
+            perm = torch.randperm(len(Xt), generator=gen)
+            for start in range(0, len(Xt), 200):
+                idx = perm[start : start + 200]
+                noises = net.sample_noise(1, len(idx), gen)
+                loss = head.nll(net(Xt[idx], noises), yt[idx]).mean()
+                loss = loss + sum(w.square().sum() for w in net.weights()) / 2e4
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+
+    return best_of(run) / n_epochs
+
+
+def epoch_table(quick: bool) -> str:
+    X, y, labels = _epoch_data()
+    n_epochs = 3 if quick else 10
+    common = dict(hidden_layer_sizes=(50,), batch_size=200, random_state=0)
+    ours = dict(early_stopping=False, n_iter_no_change=np.inf, **common)
+    theirs = dict(tol=0.0, n_iter_no_change=10**6, **common)
+    t = {
+        "reg": _per_epoch(
+            lambda e: StochasticMLPRegressor(max_iter=e, **ours), X, y, n_epochs
+        ),
+        "mlp_reg": _per_epoch(
+            lambda e: MLPRegressor(max_iter=e, **theirs), X, y, n_epochs
+        ),
+        "clf": _per_epoch(
+            lambda e: StochasticMLPClassifier(max_iter=e, **ours), X, labels, n_epochs
+        ),
+        "mlp_clf": _per_epoch(
+            lambda e: MLPClassifier(max_iter=e, **theirs), X, labels, n_epochs
+        ),
+        "plain": plain_torch_epoch(X, y, n_epochs),
+    }
+    rows = [
+        "| one epoch (10,000 × 10, (50,), batch 200) | ms | ratio to peer |",
+        "|---|---|---|",
+        f"| StochasticMLPRegressor | {1e3 * t['reg']:.1f} | "
+        f"{t['reg'] / t['mlp_reg']:.2f}× MLPRegressor (goal ≤ {EPOCH_GOAL}) |",
+        f"| MLPRegressor | {1e3 * t['mlp_reg']:.1f} | 1 |",
+        f"| StochasticMLPClassifier | {1e3 * t['clf']:.1f} | "
+        f"{t['clf'] / t['mlp_clf']:.2f}× MLPClassifier (goal ≤ {EPOCH_GOAL}) |",
+        f"| MLPClassifier | {1e3 * t['mlp_clf']:.1f} | 1 |",
+        f"| plain torch autograd loop, same network | {1e3 * t['plain']:.1f} | "
+        f"{t['plain'] / t['mlp_reg']:.2f}× MLPRegressor |",
+    ]
+    return "\n".join(rows)
+
+
+# ------------------------------------------------------- end to end, predict
+def defaults_table(quick: bool) -> str:
+    X, y = make_heteroscedastic(2000, random_state=0)
+    X_te, y_te = make_heteroscedastic(5000, random_state=1)
+    fits = {}
+
+    def fit(name, make):
+        def run():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                fits[name] = make().fit(X, y)
+
+        return best_of(run, repeat=1 if quick else 3)
+
+    t_ours = fit("ours", lambda: StochasticMLPRegressor(random_state=0))
+    t_mlp = fit("mlp", lambda: MLPRegressor(random_state=0))
+    mean, std = fits["ours"].predict_dist(X_te)
+    nll_ours = -np.mean(stats.norm.logpdf(y_te, mean, std))
+    sigma = np.std(y - fits["mlp"].predict(X))
+    nll_mlp = -np.mean(stats.norm.logpdf(y_te, fits["mlp"].predict(X_te), sigma))
+
+    n_pred = 10_000 if quick else 100_000
+    Xp = np.random.RandomState(2).uniform(-3, 3, size=(n_pred, 1))
+    p_ours = best_of(lambda: fits["ours"].predict_dist(Xp))
+    p_mlp = best_of(lambda: fits["mlp"].predict(Xp))
+    rows = [
+        "| 1-D heteroscedastic, 2,000 rows | fit s | ratio | epochs | test NLL |",
+        "|---|---|---|---|---|",
+        f"| StochasticMLPRegressor() | {t_ours:.2f} | {t_ours / t_mlp:.2f}× | "
+        f"{fits['ours'].n_iter_} | {nll_ours:.3f} |",
+        f"| MLPRegressor() (σ from train residuals) | {t_mlp:.2f} | 1 | "
+        f"{fits['mlp'].n_iter_} | {nll_mlp:.3f} |",
+        "",
+        f"| predict on {n_pred:,} rows | s | ratio |",
+        "|---|---|---|",
+        f"| StochasticMLPRegressor.predict_dist | {p_ours:.3f} | "
+        f"{p_ours / p_mlp:.1f}× (goal ≤ {PREDICT_GOAL:.0f}) |",
+        f"| MLPRegressor.predict | {p_mlp:.4f} | 1 |",
+    ]
+    return "\n".join(rows)
+
+
+# --------------------------------------------------------------- classifier
+def classifier_table(quick: bool) -> str:
+    sets = [("digits", load_digits), ("wine", load_wine)]
+    sets += [("breast_cancer", load_breast_cancer)]
+    seeds = range(1 if quick else 3)
+    rows = [
+        "| data | MLPClassifier log-loss | StochasticMLPClassifier log-loss | "
+        "MLPClassifier acc | StochasticMLPClassifier acc | goal met |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, load in sets:
+        X, y = load(return_X_y=True)
+        res = {"mlp": [], "ours": []}
+        for seed in seeds:
+            split = train_test_split(X, y, test_size=0.3, stratify=y, random_state=seed)
+            Xtr, Xte, ytr, yte = split
+            for key, clf in [
+                ("mlp", MLPClassifier(random_state=seed)),
+                ("ours", StochasticMLPClassifier(random_state=seed)),
+            ]:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    pipe = make_pipeline(StandardScaler(), clf).fit(Xtr, ytr)
+                proba = pipe.predict_proba(Xte)
+                res[key].append(
+                    (log_loss(yte, proba), accuracy_score(yte, pipe.predict(Xte)))
+                )
+        m, o = np.mean(res["mlp"], 0), np.mean(res["ours"], 0)
+        ok = o[0] <= m[0] and o[1] >= m[1] - 0.01
+        rows.append(
+            f"| {name} | {m[0]:.4f} | {o[0]:.4f} | {m[1]:.4f} | {o[1]:.4f} | "
+            f"{'yes' if ok else 'no'} |"
+        )
+    return "\n".join(rows)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run")
+    parser.add_argument(
+        "--only", nargs="*", default=["epoch", "defaults", "classifier"]
+    )
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        print(header(), end="\n\n")
+        if "epoch" in args.only:
+            print(epoch_table(args.quick), end="\n\n")
+        if "defaults" in args.only:
+            print(defaults_table(args.quick), end="\n\n")
+        if "classifier" in args.only:
+            print(classifier_table(args.quick))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
