@@ -33,7 +33,6 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 __all__ = [
     "activation_moments",
@@ -72,9 +71,10 @@ _TANH_ERF_C = (
 _TANH_GH_MAX_STD = 0.5
 _TANH_GH_NODES = 8
 # Quadrature nodes for E[softplus(ρ)²]: hidden units (many, small spread of
-# ρ in trained networks) and the output std (one per row and target).
+# ρ in trained networks) and the output std (one per row and target; 12
+# nodes: relative error 5e-7 at sd(ρ) = 1, 1e-3 at 2, 5e-3 at 3).
 HIDDEN_SOFTPLUS_NODES = 3
-HEAD_SOFTPLUS_NODES = 20
+HEAD_SOFTPLUS_NODES = 12
 # λ of the probit approximation of the logistic, sigmoid(x) ≈ Φ(√λ x).
 _PROBIT_LAMBDA = math.pi / 8.0
 CHUNK_ROWS = 2048
@@ -105,11 +105,14 @@ def relu_moments(m: torch.Tensor, v: torch.Tensor):
     cancellation of ``E[relu²] - E[relu]²`` when the unit is almost always
     active (it follows from ``relu(a) = a + relu(-a)``).
     """
-    s = v.sqrt()
+    r = torch.rsqrt(v.clamp_min(torch.finfo(v.dtype).tiny))
+    s = v * r
     # Beyond 40 standard deviations every tail term is 0 in float64.
-    u = (m.abs() / s.clamp_min(torch.finfo(m.dtype).tiny)).neg_().clamp_min_(-40.0)
-    # erfc keeps Φ(u) accurate in relative terms for u << 0 (ndtr does not).
-    cdf = torch.special.erfc(u * -_INV_SQRT_2).mul_(0.5)
+    u = (m.abs() * r).neg_().clamp_min_(-40.0)
+    # erf, not erfc: several times faster in float64 on the CPU; Φ(u) then
+    # has an absolute (not relative) error of 1e-16 in the far tail, where
+    # the unit contributes nothing.
+    cdf = torch.special.erf(u * _INV_SQRT_2).add_(1).mul_(0.5)
     a = torch.exp(u.square().mul_(-0.5)).mul_(_INV_SQRT_2PI).addcmul_(u, cdf)
     gain = torch.where(m > 0, 1 - cdf, cdf)
     var = (u - a).mul_(a).add_(gain).mul_(v).clamp_min_(0)
@@ -151,7 +154,7 @@ def tanh_moments(m: torch.Tensor, v: torch.Tensor):
     branch from its own σ, so a branch that no element of the batch needs is
     skipped without changing any result.
     """
-    s = v.sqrt()
+    s = v * torch.rsqrt(v.clamp_min(torch.finfo(v.dtype).tiny))  # sqrt is slow
     small = s < _TANH_GH_MAX_STD
     if bool(small.all()):
         mean, var = _tanh_quadrature(m, s)
@@ -207,6 +210,11 @@ def activation_moments(m: torch.Tensor, v: torch.Tensor, activation: str):
     return fn(m, v)
 
 
+def _softplus(x: torch.Tensor) -> torch.Tensor:
+    # Same values as F.softplus, faster in float64 on the CPU.
+    return torch.exp(-x.abs()).log1p_().add_(torch.relu(x))
+
+
 def softplus_square_mean(
     m: torch.Tensor, v: torch.Tensor | None, floor: float, n_nodes: int
 ) -> torch.Tensor:
@@ -215,10 +223,11 @@ def softplus_square_mean(
     ``v=None`` means ρ is known (no quadrature).
     """
     if v is None:
-        return (F.softplus(m) + floor).square()
+        return _softplus(m).add_(floor).square_()
     t, w = _nodes(n_nodes, m)
-    rho = m.unsqueeze(-1) + v.clamp_min(0).sqrt().unsqueeze(-1) * t
-    return (F.softplus(rho) + floor).square() @ w
+    v = v.clamp_min(torch.finfo(v.dtype).tiny)
+    rho = torch.addcmul(m.unsqueeze(-1), (v * torch.rsqrt(v)).unsqueeze(-1), t)
+    return (_softplus(rho).add_(floor).square_() * w).sum(-1)
 
 
 # ------------------------------------------------------------ propagation
@@ -272,7 +281,7 @@ def propagate_hidden(
         mu = _linear(mean, W_mu, b_mu)
         rho = _linear(mean, W_sig, b_sig)
         if var is None:  # deterministic input: a ~ N(μ, σ²) exactly
-            a_var = (F.softplus(rho) + floor).square()
+            a_var = softplus_square_mean(rho, None, floor, 0)
             vmu = None
         else:  # the input's units are independent (exactly so for layer 2)
             vmu = torch.matmul(var, W_mu.square())
