@@ -60,12 +60,11 @@ class BayesianLogisticRegression(ClassifierMixin, BaseEstimator):
     """Bayesian logistic (binary) and softmax (multiclass) regression.
 
     The weights get a Gaussian or Laplace prior (the intercept a flat one).
-    ``fit`` finds the posterior mode (MAP) and, around it, the Laplace
-    approximation ``N(ŵ, H⁻¹)`` of the posterior, ``H`` the Hessian of the
-    negative log posterior at ``ŵ``. Class probabilities average the
-    likelihood over that posterior ("moderated" probabilities), so points far
-    from the data get less confident predictions than the plug-in MAP model
-    gives them.
+    ``fit`` finds the posterior mode (MAP, ``coef_``) and a Gaussian
+    approximation ``N(m, S)`` of the posterior (``posterior_mean_``,
+    ``coef_cov_``). Class probabilities average the likelihood over that
+    Gaussian ("moderated" probabilities), so points far from the data get
+    less confident predictions than the plug-in MAP model gives them.
 
     The MAP with ``prior="gaussian", prior_scale=σ`` is the solution of
     ``LogisticRegression(C=σ**2)`` and with ``prior="laplace", prior_scale=b``
@@ -76,46 +75,55 @@ class BayesianLogisticRegression(ClassifierMixin, BaseEstimator):
     prior : {"gaussian", "laplace"} or None, default="gaussian"
         Prior on the weights (not on the intercept): N(0, σ²), Laplace(0, b),
         or None for a flat prior (maximum likelihood; there is no finite
-        estimate on linearly separable data, which gives a warning).
+        estimate on (quasi-)separated data, which gives a warning).
     prior_scale : float, array-like of shape (n_features,) or "auto", default=1.0
         σ of the Gaussian prior (a standard deviation, not a variance) or b of
-        the Laplace prior; one per feature with an array. ``"auto"`` sets a
-        single σ by maximising the Laplace-approximate marginal likelihood
-        (empirical Bayes): the stationarity condition of MacKay's fixed point
-        ``σ² = Σw² / γ``, ``γ = Σ(1 - Σ_jj/σ²)``, corrected for the drift of
-        the data Hessian with the MAP and solved by bracketing and Brent's
-        method; Gaussian prior only. Searched within [1e-6, 1e6], with a
-        warning when the evidence keeps growing towards either end.
+        the Laplace prior, in the units of X; one per feature with an array.
+        ``"auto"`` sets a single σ by maximising the evidence lower bound of
+        the approximation (empirical Bayes; Gaussian prior only), searched in
+        [1e-3, 1e3] times the geometric-mean column standard deviation's
+        inverse, with a warning when the optimum is at an edge.
     fit_intercept : bool, default=True
         Whether to fit an (unpenalised) intercept.
+    approximation : {"variational", "laplace"}, default="variational"
+        The Gaussian posterior. ``"variational"`` maximises the evidence lower
+        bound (ELBO) over ``N(m, S)``: its predictive is close to the exact
+        Bayesian one also where the posterior is skewed (near-separable data,
+        broad priors), at a few times the cost of the Laplace approximation.
+        ``"laplace"`` is ``N(ŵ, H⁻¹)`` around the MAP, ``H`` the Hessian of
+        the negative log posterior: cheap and accurate when the data
+        determine the weights well (many rows per parameter, no separation),
+        too wide and symmetric otherwise.
     covariance : {"full", "diag"} or None, default="full"
-        Laplace approximation of the posterior covariance: ``"full"`` inverts
-        the Hessian (one weighted pass ``Xᵀ D X`` over the data, then
-        ``O((K·D)³)``); ``"diag"`` keeps only the inverse of its diagonal,
+        ``"full"`` keeps the full ``S`` (one weighted pass ``Xᵀ D X`` per
+        step, then ``O((K·D)³)``); ``"diag"`` a diagonal ``S`` (mean-field),
         for large ``n_features · n_classes``; None keeps only the MAP
         estimate (no ``predict_dist``; ``predict_proba`` is then plug-in).
-    predictive : {"probit", "map", "mc"}, default="probit"
-        How :meth:`predict_proba` averages over the posterior: ``"probit"``
-        is MacKay's ``σ(μ / sqrt(1 + π s² / 8))`` for two classes and the
-        pairwise mean-field approximation of Lu et al. (2020) for softmax;
-        ``"map"`` is the plug-in MAP model; ``"mc"`` is Monte Carlo with
-        ``n_predictive_samples`` draws of the logits. All three are
+    predictive : {"quadrature", "probit", "map", "mc"}, default="quadrature"
+        How :meth:`predict_proba` averages over the posterior:
+        ``"quadrature"`` is Gauss–Hermite quadrature of ``E[σ(f)]`` for two
+        classes and a fixed deterministic bank of 2048 normal points for
+        softmax; ``"probit"`` is MacKay's ``σ(μ / sqrt(1 + π s² / 8))`` and
+        the pairwise mean-field approximation of Lu et al. (2020) for
+        softmax; ``"map"`` the plug-in at ``posterior_mean_``; ``"mc"``
+        Monte Carlo with ``n_predictive_samples`` draws. All are
         deterministic and row-independent (``"mc"`` uses the same standard
         normal draws, fixed at fit from ``random_state``, for every row).
     n_predictive_samples : int, default=1000
         Monte Carlo draws for ``predictive="mc"``.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes, multiplying ``sample_weight``, as in
-        :class:`~sklearn.linear_model.LogisticRegression`.
+        :class:`~sklearn.linear_model.LogisticRegression`; non-negative.
     max_iter : int, default=1000
         Maximum iterations of the MAP optimiser (L-BFGS, or L-BFGS-B for the
-        Laplace prior).
+        Laplace prior) and of the variational fixed point.
     tol : float, default=1e-4
-        Stopping tolerance on the largest (projected) gradient entry of the
-        negative log posterior divided by the sum of sample weights (the
-        same scaling as scikit-learn's lbfgs solver).
+        Stopping tolerance of the MAP optimiser on the largest (projected)
+        gradient entry divided by the sum of sample weights (as scikit-learn's
+        lbfgs). The variational fit and the inner fits of ``"auto"`` use a
+        fixed tight tolerance.
     random_state : int, RandomState instance or None, default=None
-        Seeds the common random numbers of ``predictive="mc"``.
+        Seeds the draws of ``predictive="mc"`` (drawn only then).
 
     Attributes
     ----------
@@ -126,28 +134,30 @@ class BayesianLogisticRegression(ClassifierMixin, BaseEstimator):
     intercept_ : ndarray of shape (1,) or (n_classes,)
         MAP intercepts (zeros without intercept). For softmax they are only
         defined up to a common shift and are centred to sum to zero.
+    posterior_mean_ : ndarray of shape (P,) or None
+        Mean of the Gaussian posterior, in the order of ``coef_cov_``
+        (equal to the MAP for ``approximation="laplace"``).
     coef_cov_ : ndarray of shape (P, P) or (P,), or None
         Posterior covariance of the parameters (``covariance="full"``), its
-        diagonal (``"diag"``), or None. Parameters are ordered class-major:
-        ``P = n_rows * D`` with ``D = n_features + fit_intercept`` and
-        ``n_rows = coef_.shape[0]``, entry ``k * D + j`` being
-        ``coef_[k, j]`` for ``j < n_features`` and ``intercept_[k]`` for
-        ``j == n_features``; i.e. ``coef_cov_.reshape(n_rows, D, n_rows, D)``.
-        For softmax, directions the likelihood cannot see and the prior does
-        not fix (a common shift of the intercepts, or of a feature's weights
-        under a flat prior) get zero variance: ``coef_cov_`` is then the
-        pseudo-inverse of ``H``. For the Laplace prior, weights at exactly
-        zero keep zero variance and the approximation is made on the active
-        set (the non-zero weights and the intercepts), where the prior has no
-        curvature.
+        diagonal (``"diag"``: the marginal variances of a posterior that is
+        diagonal in standardised units), or None. Parameters are ordered
+        class-major: ``P = n_rows * D`` with ``D = n_features +
+        fit_intercept`` and ``n_rows = coef_.shape[0]``, entry ``k * D + j``
+        being weight ``j < n_features`` of row ``k`` and its intercept for
+        ``j == n_features``. A common shift of the softmax intercepts (which
+        the model cannot see) gets zero variance. For the Laplace prior and
+        ``approximation="laplace"``, weights at exactly zero keep zero
+        variance (the approximation is made on the active set).
     prior_scale_ : float, ndarray of shape (n_features,) or None
         Scale of the prior actually used (after ``"auto"``); None when flat.
     log_marginal_likelihood_ : float or None
-        Laplace estimate of the log evidence ``log p(y | X)`` (flat intercept
-        prior taken with density 1); None when ``covariance=None`` and the
-        scale is not ``"auto"``.
+        The evidence lower bound of the Gaussian posterior (of the Laplace
+        Gaussian for ``approximation="laplace"``): a possible value of
+        ``log p(y | X)`` (flat intercept prior with density 1), never above
+        it. None when ``covariance=None`` and the scale is not ``"auto"``.
     n_iter_ : int
-        Optimiser iterations (summed over the fits of the ``"auto"`` search).
+        Optimiser iterations (MAP and variational, summed over the fits of
+        the ``"auto"`` search).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -159,16 +169,25 @@ class BayesianLogisticRegression(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
-    The negative log posterior minimised is
-    ``Σ s_i ℓ(y_i, f_i) + penalty(w)`` (``ℓ`` the log loss, ``s_i`` sample
-    weights times class weights; penalty ``Σ w²/(2σ²)`` or ``Σ |w|/b``).
-    Computations are in float64 whatever the input dtype.
+    The solvers work on centred (dense X with intercept) and scaled columns,
+    with the prior scales rescaled to match, and map the results back: an
+    exact reparameterisation, so results do not depend on column offsets or
+    units. The variational fit maximises the exact ELBO: the expected
+    log-likelihood of a row depends only on its logits' mean and covariance
+    (Gauss–Hermite quadrature for two classes, a fixed bank of 256 normal
+    points for softmax); its optimum satisfies
+    ``S⁻¹ = prior precision + Σ s_i E[-∂²ℓ_i] ⊗ x̃_i x̃_iᵀ`` (Opper &
+    Archambeau 2009), iterated with Newton steps on the mean, each checked
+    against the ELBO. Computations are in float64 whatever the input dtype.
     :meth:`decision_function` returns the log-odds of the predictive
-    probabilities, so that it ranks like :meth:`predict_proba`; the raw MAP
-    logits ``X @ coef_.T + intercept_`` are ``predict_dist(X).mean``.
+    probabilities, so that it ranks like :meth:`predict_proba`.
 
     References
     ----------
+    M. Opper, C. Archambeau (2009), "The variational Gaussian approximation
+    revisited", Neural Computation 21(3).
+    H. Nickisch, C. E. Rasmussen (2008), "Approximations for binary Gaussian
+    process classification", JMLR 9.
     D. J. C. MacKay (1992), "The evidence framework applied to classification
     networks", Neural Computation 4(5).
     Z. Lu, E. Ie, F. Sha (2020), "Mean-field approximation to Gaussian-softmax
@@ -239,7 +258,7 @@ class BayesianLogisticRegression(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
-        """Fit the MAP estimate and the Laplace-approximate posterior.
+        """Fit the MAP estimate and the Gaussian approximate posterior.
 
         Parameters
         ----------
@@ -491,10 +510,10 @@ class BayesianLogisticRegression(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(log_proba, axis=1)]
 
     def predict_dist(self, X):
-        """Gaussian over the latent logit(s) under the Laplace posterior.
+        """Gaussian over the latent logit(s) under the approximate posterior.
 
-        Marginals only: the mean is the MAP logit, the std comes from
-        ``coef_cov_`` (intercept uncertainty included).
+        Marginals only: the mean is the logit at ``posterior_mean_``, the std
+        comes from ``coef_cov_`` (intercept uncertainty included).
 
         Parameters
         ----------
