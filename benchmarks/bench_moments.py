@@ -50,7 +50,12 @@ except ImportError:  # running from a checkout without installing
     from skbayes import StochasticMLPRegressor
 from skbayes.datasets import make_heteroscedastic
 from skbayes.nn._heads import GaussianHead
-from skbayes.nn._moments import regression_moments
+from skbayes.nn._moments import classification_proba, regression_moments
+
+try:  # the classifier is newer than this script; skip its table without it
+    from skbayes.nn._classifier import StochasticMLPClassifier
+except ImportError:
+    StochasticMLPClassifier = None
 
 UCI = Path(__file__).resolve().parents[2] / "shared" / "data" / "uci"
 
@@ -226,10 +231,134 @@ def run_one(data, hidden, act, quick):
     return acc, tim
 
 
+def _clf_bank_proba(est, X, noises):
+    with torch.no_grad():
+        out = est.module_(_scale(est, X), noises, torch.float64)  # (M, S, n, k)
+        return torch.softmax(out, -1).mean((0, 1)).numpy()
+
+
+def clf_mc_reference(est, X, n_draws, seed=123, chunk=250):
+    gen = torch.Generator().manual_seed(seed)
+    M, total = est.module_.n_members, 0.0
+    for _ in range(0, n_draws, chunk):
+        noises = [
+            torch.randn((M, chunk, X.shape[0], w), generator=gen, dtype=torch.float64)
+            for w in est.module_.widths
+        ]
+        total = total + _clf_bank_proba(est, X, noises)
+    return total / (n_draws // chunk)
+
+
+def clf_moments(est, X, method):
+    mod = est.module_
+    with torch.no_grad():
+        p = classification_proba(
+            _scale(est, X),
+            mod.layer_weights(),
+            mod.head_weights(),
+            activation=mod.config["activation"],
+            floor=mod.config["floor"],
+            method=method,
+        )
+    return p.mean(0).numpy()  # mixture over members
+
+
+def run_clf(name, hidden, act, quick):
+    """Classifier: probability error vs Monte Carlo, log-loss, time."""
+    from sklearn import datasets
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+    Xtr, Xte, ytr, yte = train_test_split(
+        X, y, test_size=0.3, stratify=y, random_state=0
+    )
+    est = StochasticMLPClassifier(
+        hidden_layer_sizes=hidden,
+        activation=act,
+        max_iter=20 if quick else 1000,
+        random_state=0,
+    ).fit(Xtr, ytr)
+    ref = clf_mc_reference(est, Xte, 2000 if quick else 10_000)
+    yi = np.searchsorted(est.classes_, yte)
+    methods = {
+        m: clf_moments(est, Xte, m)
+        for m in ("auto", "sigma_points", "pairwise", "probit")
+    }
+    methods["crn-100 (current)"] = est.predict_proba(Xte)
+    rows = []
+    ll_ref = -np.mean(np.log(ref[np.arange(len(yi)), yi]))
+    for meth, p in methods.items():
+        err = np.abs(p - ref).max(1)
+        ll = -np.mean(np.log(p[np.arange(len(yi)), yi]))
+        rows.append((meth, np.median(err), np.quantile(err, 0.99), ll, ll_ref))
+    rng = np.random.RandomState(0)
+    n_time = 10_000 if quick else 100_000
+    Xbig = Xte[rng.randint(0, len(Xte), n_time)]
+    sk = MLPClassifier(
+        hidden_layer_sizes=hidden, activation=act, max_iter=5, random_state=0
+    ).fit(Xtr, ytr)
+    timings = {
+        "sklearn MLPClassifier.predict_proba": lambda: sk.predict_proba(Xbig),
+        "moments (auto)": lambda: clf_moments(est, Xbig, "auto"),
+        "moments (pairwise)": lambda: clf_moments(est, Xbig, "pairwise"),
+        "crn-100 (current)": lambda: est.predict_proba(Xbig),
+    }
+    tim, t_sk = [], None
+    for meth, fn in timings.items():
+        t = best_of(fn, 1 if (quick or meth.startswith("crn")) else 5)
+        t_sk = t if t_sk is None else t_sk
+        tim.append((meth, t, t / t_sk))
+    return rows, tim
+
+
+def main_clf(quick):
+    if StochasticMLPClassifier is None:
+        print("(StochasticMLPClassifier not available: no classifier table)")
+        return
+    acc, times = [], []
+    for name in ["digits"] if quick else ["digits", "wine", "breast_cancer"]:
+        for hidden, act in (
+            [((50,), "relu")]
+            if quick
+            else [
+                ((50,), "relu"),
+                ((50, 50), "tanh"),
+            ]
+        ):
+            label = f"{name} {hidden} {act}"
+            a, t = run_clf(name, hidden, act, quick)
+            acc += [(label, *r) for r in a]
+            times += [(label, *r) for r in t]
+            print(f"done {label}", file=sys.stderr)
+    n_ref = "2,000" if quick else "10,000"
+    print(f"\n## Classifier: E[softmax] against {n_ref}-draw Monte Carlo (30% test)\n")
+    print(
+        "| network | method | max abs prob err: median, p99 | test log-loss | "
+        "MC log-loss |"
+    )
+    print("|---|---|---|---:|---:|")
+    for label, meth, med, p99, ll, ll_ref in acc:
+        print(f"| {label} | {meth} | {med:.4f}, {p99:.4f} | {ll:.4f} | {ll_ref:.4f} |")
+    print("\n## Classifier: time to predict_proba (rows resampled from the test set)\n")
+    print("| network | method | seconds | ratio to MLPClassifier.predict_proba |")
+    print("|---|---|---:|---:|")
+    for label, meth, t, r in times:
+        print(f"| {label} | {meth} | {t:.4f} | {r:.1f}x |")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
+    p.add_argument(
+        "--task", choices=["all", "regression", "classification"], default="all"
+    )
     args = p.parse_args(argv)
+    if args.task == "classification":
+        torch.set_num_threads(1)
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
+        header()
+        return main_clf(args.quick)
     q = args.quick
     n_test, n_ref = (100, 2000) if q else (500, 10_000)  # n_ref: see run_one
     n_time = 10_000 if q else 100_000
@@ -276,6 +405,8 @@ def main(argv=None):
     print("|---|---|---:|---:|")
     for label, meth, t, r in time_rows:
         print(f"| {label} | {meth} | {t:.4f} | {r:.1f}x |")
+    if args.task == "all":
+        main_clf(args.quick)
 
 
 if __name__ == "__main__":
