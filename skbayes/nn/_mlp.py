@@ -45,9 +45,10 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseStochasticMLP):
     A row's prediction is therefore deterministic and does not depend on the
     batch it is in, nor on earlier calls.
 
-    Read more in the :ref:`User Guide <reparameterisation>`. To save a fitted
-    model use :mod:`pickle` or :func:`joblib.dump` (GPU-trained models load on
-    CPU-only machines); :mod:`skops.io` cannot rebuild torch objects.
+    Read more in the :doc:`User Guide </user_guide/reparameterisation>`. To
+    save a fitted model use :mod:`pickle` or :func:`joblib.dump` (GPU-trained
+    models load on CPU-only machines); :mod:`skops.io` cannot rebuild torch
+    objects.
 
     Parameters
     ----------
