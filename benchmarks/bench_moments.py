@@ -350,6 +350,8 @@ def main_clf(quick):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--datasets", nargs="+", default=None)
+    p.add_argument("--configs", nargs="+", default=None, help="e.g. 50:relu 50-50:tanh")
     p.add_argument(
         "--task", choices=["all", "regression", "classification"], default="all"
     )
@@ -373,6 +375,13 @@ def main(argv=None):
             ((50, 50), "tanh"),
         ]
     )
+    if args.datasets:
+        datasets = args.datasets
+    if args.configs:
+        configs = [
+            (tuple(int(w) for w in c.split(":")[0].split("-")), c.split(":")[1])
+            for c in args.configs
+        ]
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     header()
