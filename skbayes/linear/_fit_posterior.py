@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.utils.class_weight import compute_class_weight
 
 from .._priors import Prior
-from ._evidence_search import maximise_evidence
+from ._evidence_search import LOG_BOUNDS, maximise_evidence
 from ._logistic_loss import hessian, hessian_diag
 from ._map_laplace import _Problem
 from ._moderation import normal_bank
@@ -29,6 +29,8 @@ from ._variational import (
 FIT_BANK = 256
 # Inner fits of the evidence search: fixed, tight, whatever the user's tol.
 _SEARCH_TOL = 1e-8
+# Lattice of the chosen log σ.
+_SNAP = 0.05
 
 
 def class_weights(class_weight, classes, y, y_enc, sample_weight, name: str):
@@ -92,12 +94,19 @@ class PosteriorFit:
             state["n_iter"] += res.n_iter
             return res.elbo, res
 
-        log_sigma, res = maximise_evidence(evaluate)
+        log_sigma, _ = maximise_evidence(evaluate)
+        # Snap to a lattice in log σ (the bound is flat there to ~1e-3 nats)
+        # and refit from cold: the answer is then a function of the data
+        # alone, not of the search path (a weighted row fits like repeats).
+        log_sigma = float(np.round(log_sigma / _SNAP) * _SNAP)
+        log_sigma = float(np.clip(log_sigma, *LOG_BOUNDS))
+        user = prior.with_scale(np.full(scale.shape, np.exp(log_sigma) / s0))
+        res = self._at(user, _SEARCH_TOL, warm=None, full=True)
         res.log_sigma = log_sigma
         # the MAP at the chosen scale (the user's tolerance)
         internal = self._internal(res.prior)
         res.map, it = problem.solve_map(res.theta, internal, self.max_iter, self.tol)
-        res.n_iter = state["n_iter"] + it
+        res.n_iter += state["n_iter"] + it
         if self.covariance is None:  # MAP only
             res.theta, res.cov = res.map, None
         return res
