@@ -20,6 +20,7 @@ from scipy import integrate, special, stats
 from skbayes.nn._moments import (
     activation_moments,
     classification_proba,
+    member_mixture,
     regression_moments,
     softmax_gaussian_mean,
     softplus_square_mean,
@@ -252,6 +253,25 @@ def test_member_dimension_broadcasts():
             x, one_layers, one_head, activation="tanh", floor=FLOOR
         )
         np.testing.assert_allclose(proba[i].numpy(), p.numpy(), rtol=1e-12)
+
+
+def test_member_mixture_is_the_pooled_monte_carlo():
+    layers, head = _net([8], seed=6, k=2, members=(3,))
+    x = torch.randn(4, 3, generator=torch.Generator().manual_seed(3), dtype=DT)
+    kw = {"activation": "relu", "floor": FLOOR, "output_floor": OUT_FLOOR}
+    mean, epi, ale = member_mixture(*regression_moments(x, layers, head, **kw))
+    # Pool 20,000 draws of each member (1 layer: the moments are exact).
+    outs = [
+        _mc_hidden(x, [tuple(t[i] for t in lay) for lay in layers], "relu", 20_000, i)
+        @ head[0][i]
+        + head[1][i]
+        for i in range(3)
+    ]
+    pooled = torch.cat(outs)[..., :1]
+    se = pooled.std(0) / math.sqrt(pooled.shape[0])
+    assert torch.all((mean - pooled.mean(0)).abs() <= 5 * se)
+    np.testing.assert_allclose(epi.numpy(), pooled.var(0).numpy(), rtol=0.05)
+    assert ale.shape == (4, 1)
 
 
 # -------------------------------------------------------- classification

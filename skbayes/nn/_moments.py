@@ -38,6 +38,7 @@ __all__ = [
     "activation_moments",
     "classification_proba",
     "head_moments",
+    "member_mixture",
     "propagate_hidden",
     "regression_moments",
     "softmax_gaussian_mean",
@@ -405,6 +406,31 @@ def regression_moments(
         return m[..., :k], v[..., :k], ale
 
     return _by_chunks(one, x, chunk_rows)
+
+
+def member_mixture(
+    mean: torch.Tensor,
+    epistemic_var: torch.Tensor,
+    aleatoric_var: torch.Tensor,
+    dim: int = 0,
+):
+    """Moments of the equal-weight mixture over members (law of total variance).
+
+    The spread of the members' means joins the epistemic part.
+
+    Parameters
+    ----------
+    mean, epistemic_var, aleatoric_var : Tensor of shape (M, ...)
+        Per member, e.g. from :func:`regression_moments` with stacked weights.
+    dim : int, default=0
+
+    Returns
+    -------
+    mean, epistemic_var, aleatoric_var : Tensor of shape (...)
+    """
+    m = mean.mean(dim)
+    spread = (mean - m.unsqueeze(dim)).square()
+    return m, (epistemic_var + spread).mean(dim), aleatoric_var.mean(dim)
 
 
 def _sigma_points_softmax(mean: torch.Tensor, cov: torch.Tensor) -> torch.Tensor:
