@@ -150,7 +150,14 @@ class BaseStochasticMLP(BaseEstimator):
             x_scaling = fit_scaling(X, sw, with_mean=not sp.issparse(X))
             device = resolve_device(self.device)
             state = self._new_state(X.shape[1], hidden, info, seeds, device)
-        Xs = x_scaling.transform(X, np.float32)
+        with np.errstate(over="ignore"):
+            Xs = x_scaling.transform(X, np.float32)
+        if not np.all(np.isfinite(Xs.data if sp.issparse(Xs) else Xs)):
+            raise ValueError(
+                "X is not finite in float32 once standardised with the scaling of "
+                "the first fit (values far outside the range seen then); nothing "
+                "was changed."
+            )
         val = None
         if self.early_stopping and not incremental:
             (Xs, target, sw), val = self._split(Xs, target, sw, seeds.split, device)

@@ -87,8 +87,8 @@ def loss_and_grads(
             out = _ACT[layer.activation](a)
             cache.append((h_b, rho, a, out))
             h = out.view(m, -1, layer.out_features)
-        out = torch.baddbmm(module.out_weight.new_zeros(()), h, module.out_weight)
-        out = out.add_(module.out_bias).view(m, s, n_rows, -1)
+        out = torch.baddbmm(module.out_bias, h, module.out_weight)
+        out = out.view(m, s, n_rows, -1)
         loss, d_out = head.nll_and_grad(out, target, weight)
 
         # Backward.

@@ -65,13 +65,21 @@ class GaussianHead:
         scale = 1.0 / (out.shape[1] * out.shape[2])
         rho = out[..., k:]
         std = F.softplus(rho).add_(self.floor)
-        err = (target - out[..., :k]).div_(std)  # (y - mean) / std
+        inv = torch.reciprocal(std)
+        err = (target - out[..., :k]).mul_(inv)  # (y - mean) / std
         sq = err.square()
-        nll = torch.log(std).add_(sq, alpha=0.5).add_(_LOG_SQRT_2PI)
-        ws = scale if weight is None else weight[:, None] * scale
-        d_mean = err.div_(std).mul_(ws).neg_()
-        d_rho = (1 - sq).div_(std).mul_(torch.sigmoid(rho)).mul_(ws)
-        loss = (nll if weight is None else nll * weight[:, None]).sum() * scale
+        log_std = torch.log(std)
+        if weight is None:
+            ws = scale
+            loss = (log_std.sum() + 0.5 * sq.sum()) * scale
+        else:
+            ws = weight[:, None] * scale
+            loss = ((log_std + 0.5 * sq) * weight[:, None]).sum() * scale
+        # The constant: Σ_{m,s,i} w_i log √(2π) k / (S R).
+        n_terms = out.shape[0] * k * (1.0 if weight is None else weight.mean())
+        loss = loss + _LOG_SQRT_2PI * n_terms
+        d_mean = err.mul_(inv).mul_(ws).neg_()
+        d_rho = sq.neg_().add_(1.0).mul_(inv).mul_(torch.sigmoid(rho)).mul_(ws)
         return loss, torch.cat([d_mean, d_rho], dim=-1)
 
 
