@@ -67,5 +67,29 @@ def test_laplace_prior_gradient_and_one_layer():
         torch.testing.assert_close(g, r, rtol=1e-10, atol=1e-12)
     # The autograd route (used off the CPU) gives the same.
     value, auto = penalty._autograd(net.weights())
-    for g, r in zip(auto, penalty.value_and_grads(net.weights())[1]):
+    value_np, grads_np = penalty.value_and_grads(net.weights())
+    assert abs(float(value) - value_np) < 1e-12
+    for g, r in zip(auto, grads_np):
         torch.testing.assert_close(g, r, rtol=1e-12, atol=1e-14)
+
+
+def test_adam_step_is_torch_adam():
+    from skbayes.nn._training import adam_step, make_adam
+
+    gen = torch.Generator().manual_seed(0)
+    a = [torch.nn.Parameter(torch.randn(3, 4, generator=gen)) for _ in range(2)]
+    b = [torch.nn.Parameter(p.detach().clone()) for p in a]
+    ours = make_adam(a, 0.01)
+    step = adam_step(ours)
+    ref = torch.optim.Adam(b, lr=0.01)
+    for i in range(5):
+        grads = [torch.randn(3, 4, generator=gen) for _ in range(2)]
+        if i == 3:  # the plateau schedule changes the rate between steps
+            ours.param_groups[0]["lr"] = ref.param_groups[0]["lr"] = 0.002
+        step(grads)
+        for p, g in zip(b, grads):
+            p.grad = g.clone()
+        ref.step()
+    for p, q in zip(a, b):
+        torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7)
+    assert int(ours.state[a[0]]["step"]) == 5

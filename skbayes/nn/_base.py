@@ -291,12 +291,13 @@ class BaseStochasticMLP(BaseEstimator):
             val_bank = _noise_bank(
                 seeds.predict, self.n_predict_samples, state.module, torch.float32
             )
+        step = adam_step(state.optimizer)
         best_state, stopped = None, False
         state.module.train()
         bar = tqdm(range(n_epochs), disable=not self.verbose, leave=False,
                    desc=type(self).__name__)  # fmt: skip
         for _ in bar:
-            loss = self._run_epoch(state, head, X, target, w, penalty)
+            loss = self._run_epoch(state, step, head, X, target, w, penalty)
             state.loss_curve.append(loss)
             state.n_iter += 1
             if self.verbose:
@@ -322,7 +323,7 @@ class BaseStochasticMLP(BaseEstimator):
         state.module.eval()
         return stopped
 
-    def _run_epoch(self, state, head, X, target, w, penalty) -> float:
+    def _run_epoch(self, state, step, head, X, target, w, penalty) -> float:
         """One pass over the rows in random minibatches; the epoch's mean loss."""
         n = target.shape[0]
         device = target.device
@@ -351,7 +352,7 @@ class BaseStochasticMLP(BaseEstimator):
                     xb = _as_tensor(xb.toarray(), device)
                 loss = self._train_step(
                     module,
-                    state.optimizer,
+                    step,
                     head,
                     xb,
                     tp[sl],
@@ -369,11 +370,11 @@ class BaseStochasticMLP(BaseEstimator):
         return epoch_loss
 
     def _train_step(
-        self, module, optimizer, head, xb, tb, wb, noises, penalty
+        self, module, step, head, xb, tb, wb, noises, penalty
     ) -> torch.Tensor:
         """Forward, gradients and one Adam update; returns the minibatch loss."""
         loss, grads = loss_and_grads(module, head, xb, noises, tb, wb, penalty)
-        adam_step(optimizer, grads)
+        step(grads)
         return loss
 
     @staticmethod

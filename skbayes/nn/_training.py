@@ -119,30 +119,42 @@ def make_adam(params, lr: float) -> torch.optim.Adam:
     return optimizer
 
 
-def adam_step(optimizer: torch.optim.Adam, grads) -> None:
-    """One Adam update of the optimizer's parameters with ``grads``."""
+def adam_step(optimizer: torch.optim.Adam):
+    """A function ``step(grads)``: one Adam update of the optimizer's parameters.
+
+    The lists of state tensors are gathered once here, not at every step; the
+    learning rate is read at each step (the plateau schedule changes it).
+    """
     group = optimizer.param_groups[0]
-    params = group["params"]
+    params = list(group["params"])
     states = [optimizer.state[p] for p in params]
+    exp_avgs = [s["exp_avg"] for s in states]
+    exp_avg_sqs = [s["exp_avg_sq"] for s in states]
+    steps = [s["step"] for s in states]
     beta1, beta2 = group["betas"]
-    with torch.no_grad():
-        _functional_adam(
-            params,
-            list(grads),
-            [s["exp_avg"] for s in states],
-            [s["exp_avg_sq"] for s in states],
-            [],
-            [s["step"] for s in states],
-            foreach=None if group["fused"] else group["foreach"],
-            fused=group["fused"],
-            amsgrad=False,
-            beta1=beta1,
-            beta2=beta2,
-            lr=group["lr"],
-            weight_decay=0.0,
-            eps=group["eps"],
-            maximize=False,
-        )
+    fused = bool(group["fused"])
+
+    def step(grads) -> None:
+        with torch.no_grad():
+            _functional_adam(
+                params,
+                grads,
+                exp_avgs,
+                exp_avg_sqs,
+                [],
+                steps,
+                foreach=None if fused else group["foreach"],
+                fused=fused,
+                amsgrad=False,
+                beta1=beta1,
+                beta2=beta2,
+                lr=group["lr"],
+                weight_decay=0.0,
+                eps=group["eps"],
+                maximize=False,
+            )
+
+    return step
 
 
 class Plateau:
