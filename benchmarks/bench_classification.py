@@ -261,7 +261,7 @@ def fit_models(X, y, seeds, repeat) -> tuple[dict, dict]:
             pipe = Pipeline([("scale", StandardScaler()), ("model", est)])
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                if i == 0:
+                if i == 0 and repeat > 1:
                     clone(pipe).fit(X[train], y[train])  # warm-up
                 seconds, fitted = timed_fit(pipe, X[train], y[train], repeat)
                 proba = fitted.predict_proba(X[test])
@@ -437,7 +437,7 @@ def run_all(args, names) -> None:
         K = len(np.unique(y))
         print(f"## {name}: n={len(y)}, d={X.shape[1]}, classes={K}\n", flush=True)
         settings[name] = nuts_settings(name, args.quick)
-        nuts, diag = {s: Row() for s in NUTS_SIGMAS}, {s: [] for s in NUTS_SIGMAS}
+        nuts = {}  # no NUTS rows without numpyro
         if _nuts.HAVE_NUMPYRO:
             nuts, diag = nuts_rows(
                 name,
@@ -502,8 +502,9 @@ def header(args) -> None:
         "every model is Pipeline(StandardScaler(), model); mean ± s.e. over splits"
     )
     print(
-        f"- fit time: best of {args.repeat} per split after a warm-up fit, "
-        "median over splits, seconds"
+        f"- fit time: best of {args.repeat} per split"
+        + (" after a warm-up fit" if args.repeat > 1 else " (no warm-up)")
+        + ", median over splits, seconds"
     )
     print(
         "- BLR `approximation` parameter: "
