@@ -485,7 +485,8 @@ def header(args) -> None:
     versions = (
         f"python {platform.python_version()}, numpy {np.__version__}, "
         f"scipy {scipy.__version__}, scikit-learn {sklearn.__version__}, "
-        f"torch {torch.__version__}, skbayes {skbayes.__version__}"
+        f"torch {torch.__version__}, skbayes {skbayes.__version__} "
+        f"({Path(skbayes.__file__).parent})"
     )
     if _nuts.HAVE_NUMPYRO:
         import jax
