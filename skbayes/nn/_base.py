@@ -343,24 +343,21 @@ class BaseStochasticMLP(BaseEstimator):
         total = torch.zeros((), dtype=torch.float64, device=device)
         for b0 in range(0, n, block):
             b1 = min(n, b0 + block)
-            noises = module.sample_noise(S, b1 - b0, gen)  # the block at once
-            for start in range(b0, b1, batch):
-                sl = slice(start, min(start + batch, b1))
-                nsl = slice(sl.start - b0, sl.stop - b0)
-                xb = Xp[sl]
-                if sp.issparse(xb):
-                    xb = _as_tensor(xb.toarray(), device)
-                loss = self._train_step(
-                    module,
-                    step,
-                    head,
-                    xb,
-                    tp[sl],
-                    None if wp is None else wp[sl],
-                    [z[:, :, nsl] for z in noises],
-                    penalty,
+            # The block's noise at once, and every minibatch as views of it.
+            noises = module.sample_noise(S, b1 - b0, gen)
+            noise_batches = zip(*(z.split(batch, dim=2) for z in noises))
+            rows = range(b0, b1, batch)
+            if sp.issparse(Xp):
+                x_batches = (
+                    _as_tensor(Xp[i : i + batch].toarray(), device) for i in rows
                 )
-                total.add_(loss.detach(), alpha=sl.stop - sl.start)
+            else:
+                x_batches = Xp[b0:b1].split(batch)
+            t_batches = tp[b0:b1].split(batch)
+            w_batches = [None] * len(rows) if wp is None else wp[b0:b1].split(batch)
+            for xb, tb, wb, nb in zip(x_batches, t_batches, w_batches, noise_batches):
+                loss = self._train_step(module, step, head, xb, tb, wb, nb, penalty)
+                total.add_(loss.detach(), alpha=tb.shape[0])
         epoch_loss = float(total) / (n * module.n_members)  # one host sync
         if not np.isfinite(epoch_loss):
             raise ValueError(

@@ -102,7 +102,10 @@ def loss_and_grads(
             d_rho = (da * noises[i]).mul_(torch.sigmoid(rho))
             dz = torch.cat([da, d_rho], dim=-1)  # (M, S, R, 2H)
             # The first layer's μ and σ are shared by the draws.
-            dz = dz.sum(1) if i == 0 else dz.view(dz.shape[0], -1, dz.shape[-1])
+            if i > 0:
+                dz = dz.view(dz.shape[0], -1, dz.shape[-1])
+            else:
+                dz = dz[:, 0] if dz.shape[1] == 1 else dz.sum(1)
             d_w = torch.bmm(h_in.transpose(1, 2), dz)
             grads[:0] = [d_w, dz.sum(1, keepdim=True)]
             if i > 0:
