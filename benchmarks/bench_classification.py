@@ -342,8 +342,12 @@ def print_table(rows, refs, nuts, n_splits) -> dict:
 def write_nuts_csv(path: Path, results: dict) -> None:
     """Per (data set, σ, split) NUTS log-loss and diagnostics, one row each."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    head = "dataset,sigma,split,log_loss,ece,accuracy,r_hat,n_eff,divergences\n"
+    kept = []  # rows of the data sets this run did not touch
+    if path.exists():
+        kept = [r for r in open(path).readlines()[1:] if r.split(",")[0] not in results]
     with open(path, "w") as f:
-        f.write("dataset,sigma,split,log_loss,ece,accuracy,r_hat,n_eff,divergences\n")
+        f.write(head + "".join(kept))
         for name, (nuts, diag) in results.items():
             for s, row in nuts.items():
                 for k, seed in enumerate(row.seeds):
@@ -535,6 +539,22 @@ def nuts_only(args, names) -> None:
                 )
 
 
+def nuts_table(args, names) -> None:
+    """The cached NUTS reference alone: summary tables and the per-split CSV."""
+    results, settings = {}, {}
+    for name in names:
+        X, y = load(name)
+        settings[name] = nuts_settings(name, args.quick)
+        seeds = range(args.splits)
+        results[name] = nuts_rows(
+            name, X, y, seeds, settings[name], args.cache_dir, False
+        )
+    print_nuts_summary(results, settings)
+    csv = args.cache_dir.parent / "nuts_reference.csv"
+    write_nuts_csv(csv, results)
+    print(f"Per-split NUTS results: {csv}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small smoke run")
@@ -551,6 +571,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--nuts-only", action="store_true", help="only fill the NUTS cache"
+    )
+    parser.add_argument(
+        "--nuts-table",
+        action="store_true",
+        help="only print the cached NUTS reference (no fits) and write its CSV",
     )
     parser.add_argument(
         "--no-nuts-compute",
@@ -572,6 +597,9 @@ def main() -> None:
     with threadpool_limits(1):
         if args.nuts_only:
             nuts_only(args, names)
+            return
+        if args.nuts_table:
+            nuts_table(args, names)
             return
         header(args)
         run_all(args, names)
