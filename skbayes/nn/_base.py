@@ -378,6 +378,9 @@ class BaseStochasticMLP(BaseEstimator):
     def _get_loss(head, out, target, weight) -> torch.Tensor:
         """Monte-Carlo negative log-likelihood, summed over members.
 
+        The objective in autograd form: training differentiates it by hand
+        (:func:`~skbayes.nn._fused.loss_and_grads`, tested against this).
+
         With weights (mean 1 over the training rows), ``Σ_i w_i nll_i / R``
         is an unbiased minibatch estimate of the weighted mean.
         """
