@@ -34,7 +34,7 @@ from ._moderation import (
     quadrature_binary_log_proba,
 )
 from ._separation import is_separable
-from ._standardize import column_stats, to_user, transform
+from ._standardize import standardize, to_user, transform
 
 __all__ = ["BayesianLogisticRegression"]
 
@@ -321,8 +321,7 @@ class BayesianLogisticRegression(ClassifierMixin, BaseEstimator):
         # Centre (dense, with intercept) and scale the columns: results are
         # invariant to column offsets and units (the prior scale follows).
         centre = self.fit_intercept and not sp.issparse(X)
-        x_mean, x_scale = column_stats(X, sw, centre)
-        Xs = transform(X, x_mean, x_scale)
+        Xs, x_mean, x_scale = standardize(X, sw, centre)
         problem = _Problem(Xs, target, sw, n_rows, self.fit_intercept)
         approximation = self.approximation
         pos = sw > 0

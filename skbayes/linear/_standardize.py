@@ -19,12 +19,13 @@ _MAX_ABS = 1e150
 
 
 def column_stats(X, sw: np.ndarray, centre: bool):
-    """Weighted column means (zeros unless ``centre``) and scales (n_features,)."""
+    """Weighted column means (zeros unless ``centre``), scales (n_features,)
+    and, for dense X, the standardised X (None for sparse X)."""
     w = sw / sw.sum()
     if sp.issparse(X):
         mean = np.zeros(X.shape[1])
         sq = np.asarray(X.multiply(X).T @ w).ravel()
-        return mean, _safe_scale(np.sqrt(sq))
+        return mean, _safe_scale(np.sqrt(sq)), None
     absmax = np.max(np.abs(X), axis=0) if X.shape[0] else np.zeros(X.shape[1])
     if np.any(absmax > _MAX_ABS):
         j = int(np.argmax(absmax))
@@ -34,11 +35,25 @@ def column_stats(X, sw: np.ndarray, centre: bool):
             "sklearn.preprocessing.StandardScaler) before fitting."
         )
     mean = w @ X if centre else np.zeros(X.shape[1])
-    dev = X - mean
-    pre = np.max(np.abs(dev), axis=0) if X.shape[0] else np.ones(X.shape[1])
-    pre = np.where(pre > 0, pre, 1.0)  # keeps the squares in range
-    sd = np.sqrt(w @ (dev / pre) ** 2) * pre
-    return mean, _safe_scale(sd)
+    dev = np.subtract(X, mean, dtype=np.float64)
+    if absmax.max(initial=0.0) < 1e100:  # the squares stay in range
+        sd = np.sqrt(w @ np.square(dev))
+    else:
+        pre = np.max(np.abs(dev), axis=0)
+        pre = np.where(pre > 0, pre, 1.0)
+        sd = np.sqrt(w @ np.square(dev / pre)) * pre
+    scale = _safe_scale(sd)
+    dev /= scale  # the standardised X, reused by :func:`standardize`
+    return mean, scale, dev
+
+
+def standardize(X, sw: np.ndarray, centre: bool):
+    """``(Xs, mean, scale)``: the standardised float64 X and its statistics."""
+    if sp.issparse(X):
+        mean, scale = column_stats(X, sw, centre)[:2]
+        return transform(X, mean, scale), mean, scale
+    mean, scale, Xs = column_stats(X, sw, centre)
+    return Xs, mean, scale
 
 
 def _safe_scale(scale: np.ndarray) -> np.ndarray:
