@@ -20,7 +20,9 @@ best of 5 after a warm-up, one thread (the current CRN-100 path: one run).
 
 Usage::
 
-    python benchmarks/bench_moments.py           # full run (~10 min, 1 thread)
+    python benchmarks/bench_moments.py           # full run (long: fits 14 networks)
+    python benchmarks/bench_moments.py --datasets concrete --configs 50:relu 50-50:tanh
+    python benchmarks/bench_moments.py --task classification
     python benchmarks/bench_moments.py --quick   # smoke run
 """
 
