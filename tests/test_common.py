@@ -33,6 +33,7 @@ LINEAR = [
     ),
     BayesianLogisticRegression(prior=None, class_weight="balanced", predictive="map"),
     BayesianLogisticRegression(prior_scale="auto", covariance=None),
+    BayesianLogisticRegression(approximation="laplace", predictive="probit"),
 ]
 # Small and quick, but trained enough for check_regressors_train's R² > 0.5.
 MLP = [
