@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 from scipy import stats
-from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import BayesianRidge, LogisticRegression, Ridge
 from sklearn.metrics import accuracy_score, log_loss
 from sklearn.model_selection import train_test_split
-from sklearn.neural_network import MLPRegressor
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -115,7 +115,6 @@ def breast_cancer(seed: int, out: Path | None) -> list[Row]:
     )
     scaler = StandardScaler().fit(X_tr)
     X_tr, X_te = scaler.transform(X_tr), scaler.transform(X_te)
-    rows = []
     bayes, seconds = _timed_fit(
         BayesianLogisticRegression(prior_scale="auto"), X_tr, y_tr
     )
@@ -139,20 +138,58 @@ def breast_cancer(seed: int, out: Path | None) -> list[Row]:
     ]
     if out is not None:
         _save_reliability_figure([m[:2] for m in models], X_te, y_te, out)
-    for name, est, secs, note in models:
-        proba = est.predict_proba(X_te)
-        rows.append(
-            Row(
-                "breast_cancer",
-                name,
-                "accuracy",
-                float(accuracy_score(y_te, est.predict(X_te))),
-                float(log_loss(y_te, proba)),
-                None,
-                secs,
-                note,
+    return [
+        _classification_row("breast_cancer", name, est, X_te, y_te, secs, note)
+        for name, est, secs, note in models
+    ]
+
+
+def _classification_row(data, name, est, X_te, y_te, secs, note="") -> Row:
+    return Row(
+        data,
+        name,
+        "accuracy",
+        float(accuracy_score(y_te, est.predict(X_te))),
+        float(log_loss(y_te, est.predict_proba(X_te), labels=est.classes_)),
+        None,
+        secs,
+        note,
+    )
+
+
+def digits(seed: int, quick: bool) -> list[Row]:
+    """The lecture's path from logistic regression to the stochastic network."""
+    from .nn._classifier import StochasticMLPClassifier
+
+    X, y = load_digits(return_X_y=True)
+    X_tr, X_te, y_tr, y_te = train_test_split(
+        X, y, test_size=0.3, random_state=seed, stratify=y
+    )
+    scaler = StandardScaler().fit(X_tr)
+    X_tr, X_te = scaler.transform(X_tr), scaler.transform(X_te)
+    quick_kw = {"max_iter": 20} if quick else {}
+    models = [
+        ("BayesianLogisticRegression", BayesianLogisticRegression(), "defaults"),
+        ("sklearn LogisticRegression", LogisticRegression(max_iter=1000), ""),
+        (
+            "StochasticMLPClassifier",
+            StochasticMLPClassifier(random_state=seed, **quick_kw),
+            "defaults" + (" (quick: 20 epochs)" if quick else ""),
+        ),
+        (
+            "sklearn MLPClassifier",
+            MLPClassifier(random_state=seed, **quick_kw),
+            "defaults" + (" (quick: 20 epochs)" if quick else ""),
+        ),
+    ]
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for name, est, note in models:
+            est, secs = _timed_fit(est, X_tr, y_tr)
+            rows.append(
+                _classification_row("digits", name, est, X_te, y_te, secs, note)
             )
-        )
     return rows
 
 
@@ -315,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     rows = diabetes(args.seed, out) + breast_cancer(args.seed, out)
+    print("fitting the classifiers on digits ...", flush=True)
+    rows += digits(args.seed, args.quick)
     print("fitting StochasticMLPRegressor on the heteroscedastic data ...", flush=True)
     rows += heteroscedastic(args.seed, args.quick, out)
     print()
