@@ -106,7 +106,8 @@ def test_predict_dist_moments_and_parts():
     np.testing.assert_array_equal(mean, d.mean)
     np.testing.assert_array_equal(std, d.std)
     # One noise draw: no spread of the means, no epistemic part.
-    d1 = est.set_params(n_predict_samples=1).predict_dist(X[:20])
+    mc1 = est.set_params(predict_method="mc", n_predict_samples=1)
+    d1 = mc1.predict_dist(X[:20])
     np.testing.assert_array_equal(d1.epistemic_std, 0.0)
     assert est.sample_y(X[:20], n_samples=3, random_state=0).shape == (20, 3)
 
@@ -120,21 +121,50 @@ def test_outputs_in_original_units():
     np.testing.assert_allclose(b.std, 1000 * a.std, rtol=1e-4)
 
 
-def test_predictions_do_not_depend_on_batch_or_order():
-    X, y = _data()
-    # Many noise draws make predict_dist split the rows into several chunks.
-    est = _fit_quiet(_small(n_predict_samples=5000), X, y)
+@pytest.mark.parametrize("method", ["moments", "mc"])
+def test_predictions_do_not_depend_on_batch_or_order(method):
+    # mc: many noise draws split the rows into several chunks; moments: more
+    # rows than one chunk of the propagation (2048).
+    X, y = _data(n=200 if method == "mc" else 2500)
+    est = _fit_quiet(_small(predict_method=method, n_predict_samples=5000), X, y)
     full = est.predict_dist(X)
     perm = np.random.RandomState(0).permutation(len(X))
     shuffled = est.predict_dist(X[perm])
     np.testing.assert_allclose(shuffled.mean, full.mean[perm], rtol=1e-12)
     np.testing.assert_allclose(shuffled.std, full.std[perm], rtol=1e-12)
-    for i in (0, 57, 199):
+    for i in (0, 57, 199, len(X) - 1):
         one = est.predict_dist(X[i : i + 1])
         np.testing.assert_allclose(one.mean, full.mean[i : i + 1], rtol=1e-12)
         np.testing.assert_allclose(one.std, full.std[i : i + 1], rtol=1e-12)
     again = est.predict_dist(X)
     np.testing.assert_array_equal(again.mean, full.mean)
+
+
+@pytest.mark.parametrize("hidden", [(16,), (16, 16)])
+def test_moments_match_many_draw_monte_carlo(hidden):
+    # The reference is the definition: the mixture over S = 20,000 draws.
+    # Its standard error is at most 1/sqrt(S) = 0.007 predictive stds for the
+    # mean and about sqrt(2/S)/2 = 0.005 relative for a std; the propagation
+    # itself was measured within 2e-3 (mean, std units) and 5e-3 (relative
+    # std). Tolerances: about four standard errors plus that.
+    X, y = _data()
+    est = _fit_quiet(_small(hidden_layer_sizes=hidden), X, y)
+    d = est.predict_dist(X[:10])
+    mc = est.set_params(predict_method="mc", n_predict_samples=20_000)
+    ref = mc.predict_dist(X[:10])
+    np.testing.assert_allclose((d.mean - ref.mean) / ref.std, 0.0, atol=0.03)
+    np.testing.assert_allclose(d.std, ref.std, rtol=0.02)
+    np.testing.assert_allclose(d.aleatoric_std, ref.aleatoric_std, rtol=0.02)
+    # The epistemic part is a third to three quarters of the std here.
+    assert np.all(ref.epistemic_std > 0.3 * ref.std)
+    np.testing.assert_allclose(d.epistemic_std, ref.epistemic_std, rtol=0.04)
+    np.testing.assert_allclose(d.var, d.epistemic_std**2 + d.aleatoric_std**2)
+
+
+def test_predict_method_is_validated():
+    X, y = _data()
+    with pytest.raises(InvalidParameterError, match="predict_method"):
+        _small(predict_method="exact").fit(X, y)
 
 
 # ---------------------------------------------------------- randomness
@@ -172,6 +202,11 @@ def test_pickle_and_clone_round_trip():
     est2 = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(est2.predict(X), est.predict(X))
     np.testing.assert_array_equal(est2.predict_dist(X).std, est.predict_dist(X).std)
+    for e in (est, est2):  # the noise bank, too, is rebuilt the same
+        e.set_params(predict_method="mc")
+    np.testing.assert_array_equal(est2.predict_dist(X).std, est.predict_dist(X).std)
+    for e in (est, est2):
+        e.set_params(predict_method="moments")
     # The live model keeps working after being pickled.
     np.testing.assert_array_equal(est.predict(X[:5]), est2.predict(X[:5]))
     # Training continues identically from the restored optimiser and generator.

@@ -4,13 +4,14 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_iris, load_wine
+from sklearn.datasets import load_breast_cancer, load_iris, load_wine
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, log_loss
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
 
 torch = pytest.importorskip("torch")
 
@@ -45,7 +46,7 @@ def iris():
 
 def test_predict_proba_is_mean_softmax_over_the_bank(iris):
     X, y = iris
-    est = _fit(_small(), X, y)
+    est = _fit(_small(predict_method="mc"), X, y)
     proba = est.predict_proba(X)
     assert proba.shape == (150, 3)
     np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-12)
@@ -64,9 +65,13 @@ def test_predict_proba_is_mean_softmax_over_the_bank(iris):
     np.testing.assert_allclose(est.predict_log_proba(X), np.log(proba))
 
 
-def test_string_labels_and_rows_independent_of_batch(iris):
+@pytest.mark.parametrize("method", ["moments", "mc"])
+def test_string_labels_and_rows_independent_of_batch(iris, method):
     X, y = iris
-    est = _fit(_small(n_predict_samples=3000, max_iter=100), X, y)
+    # mc: many draws split the rows into several prediction chunks.
+    est = _fit(
+        _small(n_predict_samples=3000, max_iter=100, predict_method=method), X, y
+    )
     np.testing.assert_array_equal(est.classes_, ["setosa", "versicolor", "virginica"])
     assert est.score(X, y) > 0.9
     full = est.predict_proba(X)  # several prediction chunks
@@ -74,6 +79,36 @@ def test_string_labels_and_rows_independent_of_batch(iris):
     np.testing.assert_allclose(est.predict_proba(X[perm]), full[perm], rtol=1e-12)
     np.testing.assert_allclose(est.predict_proba(X[7:8]), full[7:8], rtol=1e-12)
     np.testing.assert_array_equal(est.predict_proba(X), full)
+
+
+@pytest.mark.parametrize("hidden", [(16,), (16, 16)])
+def test_moments_match_many_draw_monte_carlo(iris, hidden):
+    # Reference: the mean softmax over S = 20,000 draws, standard error at
+    # most 0.5/sqrt(S) = 0.0035; the propagation was measured within 2e-3
+    # of it on iris (three classes, sigma points).
+    X, y = iris
+    est = _fit(_small(hidden_layer_sizes=hidden), X, y)
+    proba = est.predict_proba(X[::5])
+    ref = est.set_params(predict_method="mc", n_predict_samples=20_000)
+    np.testing.assert_allclose(proba, ref.predict_proba(X[::5]), atol=0.012)
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-12)
+
+
+def test_moments_match_monte_carlo_binary():
+    # Two classes take the probit approximation of the logit difference;
+    # measured within 5e-3 of 20,000 draws on breast_cancer.
+    X, y = load_breast_cancer(return_X_y=True)
+    X, y = X[::4], y[::4]
+    est = _fit(_small(), X, y)
+    proba = est.predict_proba(X[:40])
+    ref = est.set_params(predict_method="mc", n_predict_samples=20_000)
+    np.testing.assert_allclose(proba, ref.predict_proba(X[:40]), atol=0.015)
+
+
+def test_predict_method_is_validated(iris):
+    X, y = iris
+    with pytest.raises(InvalidParameterError, match="predict_method"):
+        _small(predict_method="sigma").fit(X, y)
 
 
 def test_binary_and_integer_labels():
@@ -173,6 +208,9 @@ def test_pickle_round_trip(iris):
     X, y = iris
     est = _fit(_small(), X, y)
     est2 = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(est2.predict_proba(X), est.predict_proba(X))
+    for e in (est, est2):
+        e.set_params(predict_method="mc")
     np.testing.assert_array_equal(est2.predict_proba(X), est.predict_proba(X))
     est.partial_fit(X, y)
     est2.partial_fit(X, y)

@@ -80,8 +80,11 @@ class _State:
 class BaseStochasticMLP(BaseEstimator):
     """Shared loop of the stochastic networks; not for direct use.
 
-    Subclasses set ``_head_for(target_info)``, ``_prepare_targets``,
-    ``_commit_targets``, ``_stratify`` and ``_validation_score``.
+    Subclasses set ``_head_for(target_info)``, ``_fitted_head()``,
+    ``_prepare_targets``, ``_commit_targets``, ``_stratify``,
+    ``_validation_score`` and the two
+    reductions of the predictive, ``_reduce_bank`` (outputs over the noise
+    bank) and ``_reduce_moments`` (moment propagation).
     """
 
     _parameter_constraints: ClassVar[dict] = {
@@ -93,6 +96,7 @@ class BaseStochasticMLP(BaseEstimator):
         **PRIOR_PARAMETER_CONSTRAINTS,
         "n_train_samples": [Interval(Integral, 1, None, closed="left")],
         "n_predict_samples": [Interval(Integral, 1, None, closed="left")],
+        "predict_method": [StrOptions({"moments", "mc"})],
         "batch_size": [
             StrOptions({"auto"}),
             Interval(Integral, 1, None, closed="left"),
@@ -287,10 +291,6 @@ class BaseStochasticMLP(BaseEstimator):
             self.tol,
             best=min(monitor, default=np.inf),
         )
-        if val is not None:
-            val_bank = _noise_bank(
-                seeds.predict, self.n_predict_samples, state.module, torch.float32
-            )
         step = adam_step(state.optimizer)
         best_state, stopped = None, False
         state.module.train()
@@ -303,9 +303,13 @@ class BaseStochasticMLP(BaseEstimator):
             if self.verbose:
                 bar.set_postfix(loss=f"{loss:.4f}")
             if val is not None:
+                # The predictor users get (mc in float32: the score only
+                # ranks epochs; moments in float64, as cheap and exact to it).
                 with torch.no_grad():
-                    out = state.module(val[0], val_bank)
-                    loss = self._validation_score(out, val[1], val[2], info)
+                    pred = self._predictive(
+                        state.module, val[0], head, seeds.predict, torch.float32
+                    )
+                    loss = self._validation_score(pred, val[1], val[2], info)
                 state.validation_scores.append(loss)
             is_best, action = schedule.step(loss)
             if is_best and val is not None:
@@ -390,10 +394,31 @@ class BaseStochasticMLP(BaseEstimator):
         return nll.sum() / (nll.shape[1] * nll.shape[2])
 
     # ----------------------------------------------------------- predicting
-    def _bank_outputs(self, X):
-        """Raw outputs over the prediction noise bank, float64, by row chunks.
+    def _predictive(self, module, x, head, seed: int, mc_dtype=torch.float64):
+        """The predictive of rows ``x`` in standardised units (one chunk).
 
-        Yields tensors of shape ``(M, S, rows, n_outputs)``.
+        ``predict_method="moments"`` propagates means and variances in
+        float64 (:mod:`._moments`); ``"mc"`` averages over the fixed noise
+        bank drawn from ``seed``, in ``mc_dtype``. Subclasses reduce the
+        result with ``_reduce_bank`` / ``_reduce_moments``.
+        """
+        if self.predict_method == "mc":
+            bank = _noise_bank(seed, self.n_predict_samples, module, mc_dtype)
+            return self._reduce_bank(head, module(x, bank, mc_dtype))
+        dt = torch.float64
+        weights = module.layer_weights()
+        layers = [tuple(t.to(dt) for t in lw[:4]) for lw in weights]
+        W, b = module.head_weights()
+        config = {"activation": weights[0].activation, "floor": weights[0].floor}
+        return self._reduce_moments(
+            head, x.to(dt), layers, (W.to(dt), b.to(dt)), config
+        )
+
+    def _predict_standardised(self, X):
+        """:meth:`_predictive` over the rows of X, by row chunks (float64).
+
+        Each row's answer depends on that row only (float64 everywhere), so
+        the chunking changes no result.
         """
         check_is_fitted(self)
         X = validate_data(
@@ -401,19 +426,23 @@ class BaseStochasticMLP(BaseEstimator):
             dtype=[np.float64, np.float32],
         )  # fmt: skip
         Xs = self._x_scaling.transform(X, np.float64)
-        module = self.module_
-        bank = _noise_bank(
-            self._seeds.predict, self.n_predict_samples, module, torch.float64
-        )
-        width = max([*module.widths, module.out_weight.shape[-1]])
-        per_row = module.n_members * self.n_predict_samples * 2 * width
+        module, head = self.module_, self._fitted_head()
+        if self.predict_method == "mc":
+            width = max([*module.widths, module.out_weight.shape[-1]])
+            per_row = module.n_members * self.n_predict_samples * 2 * width
+        else:  # _moments chunks its own work; bound only the dense copy
+            per_row = max(1, Xs.shape[1])
         rows = max(1, _PREDICT_CHUNK // per_row)
+        parts = []
         with torch.no_grad():
             for start in range(0, Xs.shape[0], rows):
                 xb = Xs[start : start + rows]
                 xb = xb.toarray() if sp.issparse(xb) else xb
                 xb = torch.as_tensor(xb, dtype=torch.float64, device=self.device_)
-                yield module(xb, bank, torch.float64)
+                parts.append(self._predictive(module, xb, head, self._seeds.predict))
+        if isinstance(parts[0], tuple):
+            return tuple(torch.cat(p).cpu().numpy() for p in zip(*parts, strict=True))
+        return torch.cat(parts).cpu().numpy()
 
     # ------------------------------------------------------------- pickling
     def __getstate__(self):

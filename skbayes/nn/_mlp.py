@@ -14,6 +14,7 @@ from .._distribution import Normal
 from ._base import BaseStochasticMLP
 from ._heads import GaussianHead
 from ._modules import gaussian_nll
+from ._moments import member_mixture, regression_moments
 from ._training import fit_scaling
 
 __all__ = ["StochasticMLPRegressor"]
@@ -36,14 +37,17 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseStochasticMLP):
     internally (weighted by ``sample_weight``) and predictions are mapped back
     to the original units. Sparse X is scaled but not centred.
 
-    :meth:`predict_dist` returns the moments of the predictive mixture over
-    ``n_predict_samples`` noise draws: the mean of the means, and the mean of
-    the variances (aleatoric part) plus the variance of the means (epistemic
-    part, from the activation noise). It uses **common random numbers**: one
-    bank of noise of shape ``(n_predict_samples, width)`` per layer, drawn from
-    a seed fixed at fit time and shared by every row, and computes in float64.
-    A row's prediction is therefore deterministic and does not depend on the
-    batch it is in, nor on earlier calls.
+    :meth:`predict_dist` returns the mean and variance of the predictive over
+    the activation noise: the variance of the mean (epistemic part, from the
+    activation noise) plus the mean of the noise variance of y (aleatoric
+    part). By default (``predict_method="moments"``) they are propagated
+    through the layers in closed form (ReLU) or by quadrature (tanh,
+    logistic, the softplus stds), as in deterministic variational inference
+    (Wu et al. 2019); ``predict_method="mc"`` averages over a fixed bank of
+    ``n_predict_samples`` noise draws (common random numbers) instead. Both
+    compute in float64 from weights fixed at fit time, so a row's prediction
+    is deterministic and does not depend on the batch it is in, nor on
+    earlier calls.
 
     Read more in the :doc:`User Guide </user_guide/reparameterisation>`. To
     save a fitted model use :mod:`pickle` or :func:`joblib.dump` (GPU-trained
@@ -68,7 +72,17 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseStochasticMLP):
     n_train_samples : int, default=1
         Noise draws S per row and minibatch in the training objective.
     n_predict_samples : int, default=100
-        Noise draws in the predictive mixture.
+        Noise draws in the predictive mixture with ``predict_method="mc"``
+        (also for the validation score with ``early_stopping``).
+    predict_method : {"moments", "mc"}, default="moments"
+        How :meth:`predict_dist` averages over the activation noise.
+        "moments" (use it): deterministic moment propagation, exact for the
+        first layer's ReLU and Gaussian-approximated after it; on the
+        networks measured it is within about 1e-3 (in std units of y) of a
+        5,000-draw Monte-Carlo average, closer than "mc" with 100 draws, and
+        about ten times faster. "mc": the definition, the mixture over
+        ``n_predict_samples`` fixed noise draws, for checking "moments" (with
+        many draws) or for networks far from those measured.
     batch_size : int or "auto", default="auto"
         Minibatch size; "auto" is ``min(200, n_samples)``.
     learning_rate_init : float, default=1e-2
@@ -101,30 +115,6 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseStochasticMLP):
         Show a progress bar with the training loss.
     warm_start : bool, default=False
         Reuse the fitted network (and its standardisation) in :meth:`fit`.
-
-    Attributes
-    ----------
-    module_ : torch.nn.Module
-        The fitted :class:`~skbayes.nn._modules.StochasticMLP`, on ``device_``.
-    device_ : str
-        The device used.
-    loss_curve_ : list of float
-        Training objective per epoch (mean NLL in standardised units plus the
-        prior term).
-    validation_scores_ : list of float or None
-        Validation negative log-likelihood per epoch in the original units
-        (lower is better), when ``early_stopping`` is True; else None.
-    best_loss_ : float or None
-        Smallest training loss; None with ``early_stopping``.
-    best_validation_loss_ : float or None
-        Smallest validation NLL with ``early_stopping``; else None.
-    n_iter_ : int
-        Number of epochs run (accumulates under ``warm_start`` and
-        :meth:`partial_fit`).
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the features, when X has string column names.
 
     Attributes
     ----------
@@ -184,6 +174,7 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseStochasticMLP):
         prior_scale=1.0,
         n_train_samples=1,
         n_predict_samples=100,
+        predict_method="moments",
         batch_size="auto",
         learning_rate_init=1e-2,
         max_iter=1000,
@@ -202,6 +193,7 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseStochasticMLP):
         self.prior_scale = prior_scale
         self.n_train_samples = n_train_samples
         self.n_predict_samples = n_predict_samples
+        self.predict_method = predict_method
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
@@ -280,12 +272,16 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseStochasticMLP):
     def _head_for(self, info) -> GaussianHead:
         return GaussianHead(info["n_outputs"])
 
+    def _fitted_head(self) -> GaussianHead:
+        return GaussianHead(self.n_outputs_)
+
     @staticmethod
     def _stratify(target):
         return None
 
-    def _validation_score(self, out, target, weight, info) -> float:
-        m, epi, ale = _mixture_moments(self._head_for(info), out)
+    def _validation_score(self, pred, target, weight, info) -> float:
+        m, epi, ale = pred
+        target = target.to(m.dtype)
         nll = gaussian_nll(target, m, (epi + ale).sqrt()).sum(-1)
         score = float((nll * weight).mean())
         return score + float(np.sum(np.log(info["y_scaling"].scale)))
@@ -294,9 +290,9 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseStochasticMLP):
     def predict_dist(self, X) -> Normal:
         """Predictive distribution of y at each row of X.
 
-        Moments of the mixture over ``n_predict_samples`` fixed noise draws
-        (common random numbers, float64), so the answer for a row does not
-        depend on the batch or on earlier calls.
+        Mean and variance over the activation noise, by ``predict_method``
+        (moment propagation or the fixed noise bank, float64), so the answer
+        for a row does not depend on the batch or on earlier calls.
 
         Parameters
         ----------
@@ -310,11 +306,7 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseStochasticMLP):
             noise) and ``aleatoric_std`` (predicted noise of y), in the units
             of y.
         """
-        head = GaussianHead(getattr(self, "n_outputs_", 1))
-        parts = [_mixture_moments(head, out) for out in self._bank_outputs(X)]
-        mean, epi, ale = (
-            torch.cat([p[i] for p in parts]).cpu().numpy() for i in range(3)
-        )
+        mean, epi, ale = self._predict_standardised(X)
         scaling = self._y_scaling
         # Back to y's units last, so that no square over- or underflows.
         mean = mean * scaling.scale + scaling.mean
@@ -332,9 +324,22 @@ class StochasticMLPRegressor(PredictiveRegressorMixin, BaseStochasticMLP):
         tags.target_tags.multi_output = True
         return tags
 
+    # ------------------------------------------------- predictive reductions
+    @staticmethod
+    def _reduce_bank(head: GaussianHead, out: torch.Tensor):
+        """Mean, epistemic and aleatoric variance of the mixture over members
+        and noise draws; each ``(R, k)``."""
+        mean, std = head.mean_std(out)
+        return (
+            mean.mean((0, 1)),
+            mean.var((0, 1), correction=0),
+            std.square().mean((0, 1)),
+        )
 
-def _mixture_moments(head: GaussianHead, out: torch.Tensor):
-    """Mean, epistemic and aleatoric variance of the mixture over members and
-    noise draws; each ``(R, k)``."""
-    mean, std = head.mean_std(out)
-    return mean.mean((0, 1)), mean.var((0, 1), correction=0), std.square().mean((0, 1))
+    @staticmethod
+    def _reduce_moments(head: GaussianHead, x, layers, head_weights, config):
+        """The same three moments by propagation, mixed over members."""
+        m, epi, ale = regression_moments(
+            x, layers, head_weights, output_floor=head.floor, **config
+        )
+        return member_mixture(m, epi, ale, dim=0)
