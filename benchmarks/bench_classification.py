@@ -414,14 +414,17 @@ def print_goals(summary: dict) -> None:
         cells = []
         for key in ("a1", "a3", "b"):
             v = g.get(key, np.nan)
-            cells.append("—" if np.isnan(v) else mark(v <= GOAL_RATIO, f"{v:.3f}"))
+            # (a) matches the truth from both sides; (b) may beat the best σ.
+            ok = v <= GOAL_RATIO and (key == "b" or v >= 2 - GOAL_RATIO)
+            cells.append("—" if np.isnan(v) else mark(ok, f"{v:.3f}"))
         lml = g.get("lml", np.nan)
         cells.append("—" if np.isnan(lml) else mark(lml <= 0, f"{lml:.3g}"))
         t = g.get("time", np.nan)
         cells.append(mark(t <= 3, f"{t:.2f}") if name == "digits" else f"{t:.2f}")
         print(f"| {name} | " + " | ".join(cells) + " |")
     print(
-        f"\nGoals: (a), (b) ≤ {GOAL_RATIO:.2f} on iris, wine, breast_cancer, digits; "
+        f"\nGoals: (a) within {GOAL_RATIO - 1:.0%} of NUTS either way, "
+        f"(b) ≤ {GOAL_RATIO:.2f}, on iris, wine, breast_cancer, digits; "
         "(c) ≤ 3 on digits. The separable set is reported, not a goal.\n"
     )
 
