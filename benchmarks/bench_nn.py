@@ -12,13 +12,19 @@ wall time of an idle machine). Tables print ratios skbayes / peer.
   straightforward implementation reaches).
 * **defaults end to end**: ``StochasticMLPRegressor()`` vs ``MLPRegressor()``
   on the showcase's 1-D heteroscedastic data (2,000 rows), with test NLL.
-* **predict_dist** on 100,000 rows vs ``MLPRegressor.predict``.
+* **predict**: ``predict_dist`` on 100,000 rows, ``predict_method="moments"``
+  (the default) and ``"mc"`` (100 noise draws), vs ``MLPRegressor.predict``
+  (the defaults fitted on the 1-D data above), with each method's error
+  against a 5,000-draw Monte Carlo on 2,000 of the rows; the same for
+  ``predict_proba`` vs ``MLPClassifier.predict_proba`` (fitted on digits,
+  100,000 rows drawn from it).
 * **classifier quality**: digits, wine, breast_cancer, ``Pipeline(StandardScaler(),
   clf)``, 3 stratified 70/30 splits, test log-loss and accuracy, defaults on
   both sides.
 
     python benchmarks/bench_nn.py           # the full run (minutes)
     python benchmarks/bench_nn.py --quick   # a smoke run
+    python benchmarks/bench_nn.py --only predict   # one part
 """
 
 from __future__ import annotations
@@ -171,30 +177,112 @@ def defaults_table(quick: bool) -> str:
         return best_of(run, repeat=1 if quick else 3)
 
     t_ours = fit("ours", lambda: StochasticMLPRegressor(random_state=0))
+    t_mc = fit(
+        "mc", lambda: StochasticMLPRegressor(random_state=0, predict_method="mc")
+    )
     t_mlp = fit("mlp", lambda: MLPRegressor(random_state=0))
-    mean, std = fits["ours"].predict_dist(X_te)
-    nll_ours = -np.mean(stats.norm.logpdf(y_te, mean, std))
     sigma = np.std(y - fits["mlp"].predict(X))
     nll_mlp = -np.mean(stats.norm.logpdf(y_te, fits["mlp"].predict(X_te), sigma))
-
-    n_pred = 10_000 if quick else 100_000
-    Xp = np.random.RandomState(2).uniform(-3, 3, size=(n_pred, 1))
-    p_ours = best_of(lambda: fits["ours"].predict_dist(Xp))
-    p_mlp = best_of(lambda: fits["mlp"].predict(Xp))
     rows = [
         "| 1-D heteroscedastic, 2,000 rows | fit s | ratio | epochs | test NLL |",
         "|---|---|---|---|---|",
-        f"| StochasticMLPRegressor() | {t_ours:.2f} | {t_ours / t_mlp:.2f}× | "
-        f"{fits['ours'].n_iter_} | {nll_ours:.3f} |",
-        f"| MLPRegressor() (σ from train residuals) | {t_mlp:.2f} | 1 | "
-        f"{fits['mlp'].n_iter_} | {nll_mlp:.3f} |",
-        "",
-        f"| predict on {n_pred:,} rows | s | ratio |",
-        "|---|---|---|",
-        f"| StochasticMLPRegressor.predict_dist | {p_ours:.3f} | "
-        f"{p_ours / p_mlp:.1f}× (goal ≤ {PREDICT_GOAL:.0f}) |",
-        f"| MLPRegressor.predict | {p_mlp:.4f} | 1 |",
     ]
+    for key, label, t in [
+        ("ours", "StochasticMLPRegressor()", t_ours),
+        ("mc", 'StochasticMLPRegressor(predict_method="mc")', t_mc),
+    ]:
+        nll = -np.mean(fits[key].predict_dist(X_te).logpdf(y_te))
+        rows.append(
+            f"| {label} | {t:.2f} | {t / t_mlp:.2f}× | {fits[key].n_iter_} | "
+            f"{nll:.3f} |"
+        )
+    rows.append(
+        f"| MLPRegressor() (σ from train residuals) | {t_mlp:.2f} | 1 | "
+        f"{fits['mlp'].n_iter_} | {nll_mlp:.3f} |"
+    )
+    return "\n".join(rows)
+
+
+# ------------------------------------------------------------------ predict
+def _timed_methods(est, Xp, call):
+    """Seconds of ``call(est, Xp)`` per predict_method (restored after)."""
+    out = {}
+    for method in ("moments", "mc"):
+        est.set_params(predict_method=method, n_predict_samples=100)
+        out[method] = best_of(lambda: call(est, Xp))
+    est.set_params(predict_method="moments", n_predict_samples=100)
+    return out
+
+
+def _regressor_errors(est, Xa):
+    """Max |mean error| / std and max relative std error vs 5,000 draws."""
+    ref = est.set_params(predict_method="mc", n_predict_samples=5000).predict_dist(Xa)
+    errs = {}
+    for method in ("moments", "mc"):
+        d = est.set_params(predict_method=method, n_predict_samples=100).predict_dist(
+            Xa
+        )
+        errs[method] = (
+            np.max(np.abs(d.mean - ref.mean) / ref.std),
+            np.max(np.abs(d.std / ref.std - 1)),
+        )
+    est.set_params(predict_method="moments")
+    return errs
+
+
+def _classifier_errors(est, Xa):
+    """Max |probability error| vs 5,000 draws."""
+    ref = est.set_params(predict_method="mc", n_predict_samples=5000).predict_proba(Xa)
+    errs = {}
+    for method in ("moments", "mc"):
+        est.set_params(predict_method=method, n_predict_samples=100)
+        errs[method] = np.max(np.abs(est.predict_proba(Xa) - ref))
+    est.set_params(predict_method="moments")
+    return errs
+
+
+def predict_table(quick: bool) -> str:
+    n_pred = 10_000 if quick else 100_000
+    n_ref = 200 if quick else 2000
+    rng = np.random.RandomState(2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        X, y = make_heteroscedastic(2000, random_state=0)
+        reg = StochasticMLPRegressor(random_state=0).fit(X, y)
+        mlp = MLPRegressor(random_state=0).fit(X, y)
+        Xd, yd = load_digits(return_X_y=True)
+        scaler = StandardScaler().fit(Xd)
+        Xd = scaler.transform(Xd)
+        clf = StochasticMLPClassifier(random_state=0).fit(Xd, yd)
+        mlpc = MLPClassifier(random_state=0).fit(Xd, yd)
+    Xp = rng.uniform(-3, 3, size=(n_pred, 1))
+    t_reg = _timed_methods(reg, Xp, lambda e, x: e.predict_dist(x))
+    t_mlp = best_of(lambda: mlp.predict(Xp))
+    e_reg = _regressor_errors(reg, Xp[:n_ref])
+    Xc = Xd[rng.randint(len(Xd), size=n_pred)] + 0.1 * rng.randn(n_pred, Xd.shape[1])
+    t_clf = _timed_methods(clf, Xc, lambda e, x: e.predict_proba(x))
+    t_mlpc = best_of(lambda: mlpc.predict_proba(Xc))
+    e_clf = _classifier_errors(clf, Xc[:n_ref])
+    rows = [
+        f"| predict on {n_pred:,} rows | s | ratio | error vs 5,000 draws "
+        f"({n_ref:,} rows) |",
+        "|---|---|---|---|",
+    ]
+    for method in ("moments", "mc"):
+        t = t_reg[method]
+        rows.append(
+            f'| StochasticMLPRegressor.predict_dist, "{method}" | {t:.3f} | '
+            f"{t / t_mlp:.1f}× (goal ≤ {PREDICT_GOAL:.0f}) | mean "
+            f"{e_reg[method][0]:.4f} std units, std {e_reg[method][1]:.4f} rel |"
+        )
+    rows.append(f"| MLPRegressor.predict | {t_mlp:.4f} | 1 | |")
+    for method in ("moments", "mc"):
+        t = t_clf[method]
+        rows.append(
+            f'| StochasticMLPClassifier.predict_proba (digits), "{method}" | '
+            f"{t:.3f} | {t / t_mlpc:.1f}× | max |Δp| {e_clf[method]:.4f} |"
+        )
+    rows.append(f"| MLPClassifier.predict_proba (digits) | {t_mlpc:.4f} | 1 | |")
     return "\n".join(rows)
 
 
@@ -238,7 +326,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run")
     parser.add_argument(
-        "--only", nargs="*", default=["epoch", "defaults", "classifier"]
+        "--only",
+        nargs="*",
+        default=["epoch", "defaults", "predict", "classifier"],
+        choices=["epoch", "defaults", "predict", "classifier"],
     )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -248,6 +339,8 @@ def main(argv=None) -> int:
             print(epoch_table(args.quick), end="\n\n")
         if "defaults" in args.only:
             print(defaults_table(args.quick), end="\n\n")
+        if "predict" in args.only:
+            print(predict_table(args.quick), end="\n\n")
         if "classifier" in args.only:
             print(classifier_table(args.quick))
     return 0
