@@ -64,13 +64,14 @@ class StochasticMLPClassifier(ClassifierMixin, BaseStochasticMLP):
     n_train_samples : int, default=1
         Noise draws S per row and minibatch in the training objective.
     n_predict_samples : int, default=100
-        Noise draws in the predictive mixture with ``predict_method="mc"``
-        (also for the validation score with ``early_stopping``).
+        Noise draws in the predictive mixture (and the early-stopping score)
+        with ``predict_method="mc"``; unused by "moments".
     predict_method : {"moments", "mc"}, default="moments"
         How :meth:`predict_proba` averages over the activation noise.
         "moments" (use it): deterministic moment propagation and a Gaussian
-        approximation of the logits, about ten times faster than "mc" with
-        100 draws and at least as close to a many-draw Monte-Carlo average.
+        approximation of the logits; on digits about 5 times faster than "mc"
+        with 100 draws and 6 times closer to a 5,000-draw Monte-Carlo average
+        (largest probability error 0.005 against 0.027).
         "mc": the definition, the mean softmax over ``n_predict_samples``
         fixed noise draws, for checking "moments" (with many draws) or for
         networks far from those measured.
