@@ -25,14 +25,15 @@ grid = np.linspace(-8, 8, 400)[:, None]
 # %%
 # The posterior of the logit and two probabilities
 # ------------------------------------------------
-# ``predict_dist`` gives the Gaussian posterior of the logit, mean :math:`\mu` and
-# standard deviation :math:`s`; ``predict_proba`` moderates the probability by that
-# spread, while the plug-in :math:`\sigma(\mu)` ignores it.
+# ``predict_dist`` gives the Gaussian (variational) posterior of the logit, mean
+# :math:`\mu` and standard deviation :math:`s`; ``predict_proba`` averages the
+# probability over it, :math:`E[\sigma(f)]` by quadrature, while the plug-in
+# probability of the MAP ignores the spread.
 
 clf = BayesianLogisticRegression(prior="gaussian", prior_scale=5.0).fit(x[:, None], y)
 mu, s = clf.predict_dist(grid)
 moderated = clf.predict_proba(grid)[:, 1]
-plug_in = expit(mu)
+plug_in = expit(grid @ clf.coef_.T + clf.intercept_)[:, 0]
 
 # %%
 # Away from the data the plug-in probability races to 0 and 1; the moderated one
@@ -44,16 +45,16 @@ ax0.fill_between(
 )
 ax0.plot(grid[:, 0], mu, label=r"posterior mean $\mu$ of the logit")
 ax0.plot(x, np.zeros_like(x), "|", color="k", ms=12, label="training inputs")
-ax0.set(xlabel="x", ylabel="logit f(x)", title="Laplace posterior of the logit")
+ax0.set(xlabel="x", ylabel="logit f(x)", title="Variational posterior of the logit")
 ax0.legend(fontsize=8, loc="upper left")
 
-ax1.plot(grid[:, 0], plug_in, "--", color="C3", label=r"plug-in $\sigma(\mu)$ (MAP)")
+ax1.plot(grid[:, 0], plug_in, "--", color="C3", label=r"plug-in $\sigma(f_{MAP})$")
 ax1.plot(
     grid[:, 0],
     moderated,
     color="C0",
     lw=2,
-    label=r"moderated $\sigma(\mu / \sqrt{1 + \pi s^2 / 8})$",
+    label=r"moderated $E[\sigma(f)]$ (quadrature)",
 )
 ax1.plot(grid[:, 0], expit(1.5 * grid[:, 0]), ":", color="grey", label="truth")
 ax1.plot(x[y == 1], np.ones((y == 1).sum()), "|", color="k", ms=12)

@@ -129,23 +129,7 @@ def _estimator_names() -> list[str]:
     ]
 
 
-# BayesianLogisticRegression does not share the regressors' base (it needs DocLinkMixin
-# from skbayes._base); strict, so the marker must go once it does.
-_NO_DOC_LINK_YET = {"BayesianLogisticRegression"}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                name in _NO_DOC_LINK_YET, reason="no DocLinkMixin yet", strict=True
-            ),
-        )
-        for name in _estimator_names()
-    ],
-)
+@pytest.mark.parametrize("name", _estimator_names())
 def test_html_repr_links_to_the_api_page(name):
     import skbayes
 

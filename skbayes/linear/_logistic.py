@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._base import gaussian_interval
+from .._base import DocLinkMixin, gaussian_interval
 from .._distribution import Normal
 from .._priors import PRIOR_PARAMETER_CONSTRAINTS, resolve_prior
 from .._validation import check_sample_weight
@@ -56,7 +56,7 @@ def _require_covariance(est, method: str) -> None:
         )
 
 
-class BayesianLogisticRegression(ClassifierMixin, BaseEstimator):
+class BayesianLogisticRegression(DocLinkMixin, ClassifierMixin, BaseEstimator):
     """Bayesian logistic (binary) and softmax (multiclass) regression.
 
     The weights get a Gaussian or Laplace prior (the intercept a flat one).

@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 
+from .._base import DocLinkMixin
 from ._base import BaseStochasticMLP
 from ._heads import CategoricalHead
 from ._moments import classification_proba
@@ -19,7 +20,7 @@ from ._moments import classification_proba
 __all__ = ["StochasticMLPClassifier"]
 
 
-class StochasticMLPClassifier(ClassifierMixin, BaseStochasticMLP):
+class StochasticMLPClassifier(DocLinkMixin, ClassifierMixin, BaseStochasticMLP):
     """Neural network classifier with Gaussian activations.
 
     The classification twin of :class:`StochasticMLPRegressor`: each hidden
