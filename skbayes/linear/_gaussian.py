@@ -72,8 +72,7 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
         flat prior, ordinary least squares with its exact flat-prior
         posterior; when ``XᵀWX`` is singular it warns and keeps the
         minimum-norm solution and the posterior of the identifiable part.
-    prior_scale : float, array-like of shape (n_features,), "auto" or "ard", \
-            default="auto"
+    prior_scale : float, array-like, "auto" or "ard", default="auto"
         Standard deviation ``σ_w`` of the Gaussian prior, or scale ``b`` of
         the Laplace prior, one for all features or one per feature. A fixed
         scale is in the units of y per unit of the features (standardise
