@@ -148,16 +148,17 @@ def crps_gaussian(y_true, mu, sigma=None, *, sample_weight=None) -> float:
     return _weighted_mean(per_sample, sample_weight)
 
 
-@validate_params(
-    {
-        "y_true": "no_validation",
-        "mu": "no_validation",
-        "sigma": "no_validation",
-        "confidence": [Interval(Real, 0, 1, closed="neither")],
-        "sample_weight": ["array-like", None],
-    },
-    prefer_skip_nested_validation=True,
-)
+# The interval metrics share their signature and its checks.
+_INTERVAL_PARAMS = {
+    "y_true": "no_validation",
+    "mu": "no_validation",
+    "sigma": "no_validation",
+    "confidence": [Interval(Real, 0, 1, closed="neither")],
+    "sample_weight": ["array-like", None],
+}
+
+
+@validate_params(_INTERVAL_PARAMS, prefer_skip_nested_validation=True)
 def interval_coverage(
     y_true, mu, sigma=None, *, confidence=0.9, sample_weight=None
 ) -> float:
@@ -193,16 +194,7 @@ def interval_coverage(
     return _weighted_mean(inside.astype(np.float64), sample_weight)
 
 
-@validate_params(
-    {
-        "y_true": "no_validation",
-        "mu": "no_validation",
-        "sigma": "no_validation",
-        "confidence": [Interval(Real, 0, 1, closed="neither")],
-        "sample_weight": ["array-like", None],
-    },
-    prefer_skip_nested_validation=True,
-)
+@validate_params(_INTERVAL_PARAMS, prefer_skip_nested_validation=True)
 def interval_width(
     y_true, mu, sigma=None, *, confidence=0.9, sample_weight=None
 ) -> float:
