@@ -105,11 +105,28 @@ def test_predict_dist_moments_and_parts():
     mean, std = est.predict(X[:20], return_std=True)
     np.testing.assert_array_equal(mean, d.mean)
     np.testing.assert_array_equal(std, d.std)
-    # One noise draw: no spread of the means, no epistemic part.
+    assert est.sample_y(X[:20], n_samples=3, random_state=0).shape == (20, 3)
+    # One noise draw: the epistemic part is the spread of the members' means
+    # alone, computed here directly from the module's raw outputs.
     mc1 = est.set_params(predict_method="mc", n_predict_samples=1)
     d1 = mc1.predict_dist(X[:20])
+    xs = torch.as_tensor(est._x_scaling.transform(X[:20]))
+    bank = [
+        torch.randn(
+            (5, 1, 1, w),
+            generator=torch.Generator().manual_seed(est._seeds.predict),
+            dtype=torch.float64,
+        )
+        for w in est.module_.widths
+    ]
+    with torch.no_grad():
+        means = est.module_(xs, bank, torch.float64)[:, 0, :, 0].numpy()
+    spread = means.std(axis=0) * est._y_scaling.scale[0]
+    np.testing.assert_allclose(d1.epistemic_std, spread, rtol=1e-10)
+    # A single network with one draw has no epistemic part.
+    one = _fit_quiet(_small(n_estimators=1), X, y)
+    d1 = one.set_params(predict_method="mc", n_predict_samples=1).predict_dist(X[:20])
     np.testing.assert_array_equal(d1.epistemic_std, 0.0)
-    assert est.sample_y(X[:20], n_samples=3, random_state=0).shape == (20, 3)
 
 
 def test_outputs_in_original_units():
@@ -147,8 +164,9 @@ def test_moments_match_many_draw_monte_carlo(hidden):
     # mean and about sqrt(2/S)/2 = 0.005 relative for a std; the propagation
     # itself was measured within 2e-3 (mean, std units) and 5e-3 (relative
     # std). Tolerances: about four standard errors plus that.
+    # One network: the propagation, not the (exact) mixture over members.
     X, y = _data()
-    est = _fit_quiet(_small(hidden_layer_sizes=hidden), X, y)
+    est = _fit_quiet(_small(hidden_layer_sizes=hidden, n_estimators=1), X, y)
     d = est.predict_dist(X[:10])
     mc = est.set_params(predict_method="mc", n_predict_samples=20_000)
     ref = mc.predict_dist(X[:10])
@@ -332,7 +350,8 @@ def test_convergence_warning_and_convergence():
         _small(max_iter=2).fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        est = _small(max_iter=500, tol=1.0, n_iter_no_change=2).fit(X, y)
+        est = _small(max_iter=500, tol=1.0, n_iter_no_change=2, n_estimators=1,
+                     anchored=False).fit(X, y)  # fmt: skip
     # Nothing improves by tol=1 after epoch 1: each plateau of more than
     # n_iter_no_change epochs divides the step by 5, the third one stops.
     assert est.n_iter_ == 1 + 3 * 3

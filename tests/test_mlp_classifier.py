@@ -161,7 +161,9 @@ def test_partial_fit_with_classes(iris):
 
 def test_early_stopping_on_validation_log_loss(iris):
     X, y = iris
-    est = _fit(_small(early_stopping=True, max_iter=300, n_iter_no_change=5), X, y)
+    est = _small(early_stopping=True, max_iter=300, n_iter_no_change=5,
+                 n_estimators=1, anchored=False)  # fmt: skip
+    est = _fit(est, X, y)
     assert len(est.validation_scores_) == est.n_iter_ < 300
     assert est.best_validation_loss_ == min(est.validation_scores_)
     # The score is the log-loss of predict_proba on the held-out rows, with

@@ -62,7 +62,9 @@ def _assert_same_model(a, b, X):
     for k in sa["state"]:
         for name in ("exp_avg", "exp_avg_sq", "step"):
             assert torch.equal(sa["state"][k][name], sb["state"][k][name])
-    assert torch.equal(a._generator.get_state(), b._generator.get_state())
+    assert len(a._generators) == len(b._generators)
+    for ga, gb in zip(a._generators, b._generators):
+        assert torch.equal(ga.get_state(), gb.get_state())
     assert a.n_iter_ == b.n_iter_ and a.loss_curve_ == b.loss_curve_
     assert a.n_features_in_ == b.n_features_in_
     np.testing.assert_array_equal(_outputs(a, X), _outputs(b, X))

@@ -71,7 +71,7 @@ class _State:
 
     module: StochasticMLP
     optimizer: torch.optim.Adam
-    generator: torch.Generator
+    generators: list[torch.Generator]  # one per member
     loss_curve: list
     validation_scores: list | None
     n_iter: int
@@ -93,6 +93,8 @@ class BaseStochasticMLP(BaseEstimator):
             Interval(Integral, 1, None, closed="left"),
         ],
         "activation": [StrOptions(set(ACTIVATIONS))],
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "anchored": ["boolean"],
         **PRIOR_PARAMETER_CONSTRAINTS,
         "n_train_samples": [Interval(Integral, 1, None, closed="left")],
         "n_predict_samples": [Interval(Integral, 1, None, closed="left")],
@@ -115,7 +117,10 @@ class BaseStochasticMLP(BaseEstimator):
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
     }
-    _n_members = 1
+
+    @property
+    def _n_members(self) -> int:
+        return self.n_estimators
 
     # ------------------------------------------------------------- fitting
     def _fit(self, X, y, sample_weight, *, incremental: bool, classes=None):
@@ -147,6 +152,7 @@ class BaseStochasticMLP(BaseEstimator):
         target, sw, info = self._prepare_targets(y, sw, reuse=reuse, classes=classes)
         prior, _ = resolve_prior(self.prior, self.prior_scale, X.shape[1])
         if reuse:
+            self._check_same_architecture(X.shape[1], hidden)
             seeds, x_scaling, device = self._seeds, self._x_scaling, self.device_
             state = self._copied_state(keep_optimizer=incremental)
         else:
@@ -174,7 +180,7 @@ class BaseStochasticMLP(BaseEstimator):
         self._commit_targets(info)
         self._seeds, self._x_scaling, self.device_ = seeds, x_scaling, device
         self.module_, self._optimizer = state.module, state.optimizer
-        self._generator = state.generator
+        self._generators = state.generators
         self.loss_curve_ = state.loss_curve
         self.validation_scores_ = state.validation_scores
         self.n_iter_ = state.n_iter
@@ -191,6 +197,19 @@ class BaseStochasticMLP(BaseEstimator):
                 stacklevel=external_stacklevel(),
             )
 
+    def _check_same_architecture(self, n_features: int, hidden) -> None:
+        """Continuing a fit needs the network it started with."""
+        config = self.module_.config
+        fitted = (config["hidden_layer_sizes"], config["n_members"],
+                  config.get("anchored", False))  # fmt: skip
+        asked = (hidden, self._n_members, bool(self.anchored))
+        if fitted != asked:
+            raise ValueError(
+                "hidden_layer_sizes, n_estimators and anchored must stay as in the "
+                f"first fit to continue it (fitted {fitted}, now {asked}); use "
+                "warm_start=False (fit) or a new estimator."
+            )
+
     def _new_state(self, n_features, hidden, info, seeds, device) -> _State:
         head = self._head_for(info)
         module = StochasticMLP(
@@ -199,15 +218,23 @@ class BaseStochasticMLP(BaseEstimator):
             head.n_outputs,
             self.activation,
             n_members=self._n_members,
+            anchored=self.anchored,
         )
+        # Member m draws everything from seed init + m: it is the network a
+        # single-member fit would train from that seed.
+        member_seeds = [seeds.init + m for m in range(self._n_members)]
         module.reset_parameters(
-            torch.Generator().manual_seed(seeds.init), _SIGMA_INIT, head.init_bias()
+            [torch.Generator().manual_seed(s) for s in member_seeds],
+            _SIGMA_INIT,
+            head.init_bias(),
         )
         module.to(device)
         return _State(
             module=module,
             optimizer=make_adam(module.ordered_parameters(), self.learning_rate_init),
-            generator=torch.Generator(device=device).manual_seed(seeds.init),
+            generators=[
+                torch.Generator(device=device).manual_seed(s) for s in member_seeds
+            ],
             loss_curve=[],
             validation_scores=None,
             n_iter=0,
@@ -221,13 +248,15 @@ class BaseStochasticMLP(BaseEstimator):
             # load_state_dict keeps tensors of matching dtype/device by
             # reference: copy them so the kept model's moments stay its own.
             optimizer.load_state_dict(copy.deepcopy(self._optimizer.state_dict()))
-        generator = torch.Generator(device=self._generator.device)
-        generator.set_state(self._generator.get_state())
+        generators = []
+        for kept in self._generators:
+            generators.append(torch.Generator(device=kept.device))
+            generators[-1].set_state(kept.get_state())
         scores = self.validation_scores_
         return _State(
             module=module,
             optimizer=optimizer,
-            generator=generator,
+            generators=generators,
             loss_curve=list(self.loss_curve_),
             validation_scores=None if scores is None else list(scores),
             n_iter=self.n_iter_,
@@ -328,18 +357,23 @@ class BaseStochasticMLP(BaseEstimator):
         return stopped
 
     def _run_epoch(self, state, step, head, X, target, w, penalty) -> float:
-        """One pass over the rows in random minibatches; the epoch's mean loss."""
+        """One pass over the rows in random minibatches; the epoch's mean loss.
+
+        Each member sees the rows in its own order: ``(M, R, ...)`` batches.
+        """
         n = target.shape[0]
         device = target.device
-        gen = state.generator
+        gens = state.generators
         module = state.module
         batch = min(200 if self.batch_size == "auto" else self.batch_size, n)
         S = self.n_train_samples
         per_row = module.n_members * S * sum(module.widths)
         block = max(batch, _NOISE_BLOCK // per_row // batch * batch)
-        perm = torch.randperm(n, generator=gen, device=device)
+        perm = torch.stack(
+            [torch.randperm(n, generator=g, device=device) for g in gens]
+        )
         if sp.issparse(X):
-            Xp = X[perm.cpu().numpy()]
+            perm_np = perm.cpu().numpy()
         else:
             Xp = X[perm]  # one gather per epoch, contiguous batches after
         tp = target[perm]
@@ -348,20 +382,21 @@ class BaseStochasticMLP(BaseEstimator):
         for b0 in range(0, n, block):
             b1 = min(n, b0 + block)
             # The block's noise at once, and every minibatch as views of it.
-            noises = module.sample_noise(S, b1 - b0, gen)
+            noises = module.sample_noise(S, b1 - b0, gens)
             noise_batches = zip(*(z.split(batch, dim=2) for z in noises))
             rows = range(b0, b1, batch)
-            if sp.issparse(Xp):
-                x_batches = (
-                    _as_tensor(Xp[i : i + batch].toarray(), device) for i in rows
-                )
+            if sp.issparse(X):
+                x_batches = (_sparse_batch(X, perm_np[:, i : i + batch], device)
+                             for i in rows)  # fmt: skip
             else:
-                x_batches = Xp[b0:b1].split(batch)
-            t_batches = tp[b0:b1].split(batch)
-            w_batches = [None] * len(rows) if wp is None else wp[b0:b1].split(batch)
+                x_batches = Xp[:, b0:b1].split(batch, dim=1)
+            t_batches = tp[:, b0:b1].split(batch, dim=1)
+            w_batches = (
+                [None] * len(rows) if wp is None else wp[:, b0:b1].split(batch, dim=1)
+            )
             for xb, tb, wb, nb in zip(x_batches, t_batches, w_batches, noise_batches):
                 loss = self._train_step(module, step, head, xb, tb, wb, nb, penalty)
-                total.add_(loss.detach(), alpha=tb.shape[0])
+                total.add_(loss.detach(), alpha=tb.shape[1])
         epoch_loss = float(total) / (n * module.n_members)  # one host sync
         if not np.isfinite(epoch_loss):
             raise ValueError(
@@ -457,14 +492,16 @@ class BaseStochasticMLP(BaseEstimator):
         optimizer = state.pop("_optimizer", None)
         if optimizer is not None:
             state["_optimizer_state"] = to_cpu(optimizer.state_dict())
-        generator = state.pop("_generator", None)
-        if generator is not None:
-            state["_generator_state"] = (generator.device.type, generator.get_state())
+        generators = state.pop("_generators", None)
+        if generators is not None:
+            state["_generator_states"] = [
+                (g.device.type, g.get_state()) for g in generators
+            ]
         return state
 
     def __setstate__(self, state):
         optimizer_state = state.pop("_optimizer_state", None)
-        generator_state = state.pop("_generator_state", None)
+        generator_states = state.pop("_generator_states", None)
         super().__setstate__(state)
         if "module_" not in state:
             return
@@ -478,14 +515,17 @@ class BaseStochasticMLP(BaseEstimator):
             self.device_ = "cpu"
         self.module_.to(self.device_)
         self.module_.eval()
-        generator = torch.Generator(device=self.device_)
-        if generator_state is not None and generator_state[0] == generator.device.type:
-            generator.set_state(generator_state[1])
-        else:
-            # A CUDA generator's state does not fit a CPU one: reseed
-            # deterministically from the fit's seed and the epoch count.
-            generator.manual_seed(self._seeds.init + self.n_iter_)
-        self._generator = generator
+        generators = []
+        for m, (kind, gen_state) in enumerate(generator_states or []):
+            generator = torch.Generator(device=self.device_)
+            if kind == generator.device.type:
+                generator.set_state(gen_state)
+            else:
+                # A CUDA generator's state does not fit a CPU one: reseed
+                # deterministically from the member's seed and the epoch count.
+                generator.manual_seed(self._seeds.init + m + self.n_iter_)
+            generators.append(generator)
+        self._generators = generators
         self._optimizer = make_adam(
             self.module_.ordered_parameters(), self.learning_rate_init
         )
@@ -519,6 +559,12 @@ def _as_tensor(a: np.ndarray, device: str) -> torch.Tensor:
     a = np.asarray(a)
     dtype = torch.int64 if a.dtype.kind in "iu" else torch.float32
     return torch.tensor(a, dtype=dtype, device=device)
+
+
+def _sparse_batch(X, idx: np.ndarray, device: str) -> torch.Tensor:
+    """Rows ``idx`` (M, R) of a CSR matrix as a dense ``(M, R, d)`` tensor."""
+    dense = X[idx.ravel()].toarray()
+    return _as_tensor(dense.reshape(*idx.shape, X.shape[1]), device)
 
 
 def _to_device(X, device: str):

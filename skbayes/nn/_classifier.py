@@ -53,6 +53,21 @@ class StochasticMLPClassifier(DocLinkMixin, ClassifierMixin, BaseStochasticMLP):
         Width of each hidden layer.
     activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
         Nonlinearity applied after the noisy pre-activation.
+    n_estimators : int, default=5
+        Members of the ensemble, trained at once as one batched network
+        (batched matrix products, not a Python loop), each with its own
+        initial weights, minibatch order and activation noise. Predictions
+        are the equal-weight mixture over members and noise; the spread of
+        the members' predictions is part of the epistemic uncertainty, and
+        it grows away from the training data. 1 gives a single network.
+    anchored : bool, default=True
+        Anchored ensembling (Pearce et al. 2020): each member's mean-path
+        weights start at their own random draw ``θ₀ ~ N(0, 1/fan_in)``
+        (biases ``N(0, 1)``) and the prior's penalty pulls them towards that
+        draw, ``-log prior(θ - θ₀)``, instead of towards 0. Members then keep
+        their own random function where the data say nothing, so the
+        epistemic std grows off the data. False: PyTorch's default
+        initialisation and a prior centred at 0 (a plain deep ensemble).
     prior : {"gaussian", "laplace"} or None, default="gaussian"
         Prior on the weight matrices (biases have a flat prior). Gaussian gives
         an L2 penalty ``Σ w²/(2σ²)``, Laplace an L1 penalty ``Σ |w|/b``, None
@@ -166,6 +181,8 @@ class StochasticMLPClassifier(DocLinkMixin, ClassifierMixin, BaseStochasticMLP):
         *,
         hidden_layer_sizes=(50,),
         activation="relu",
+        n_estimators=5,
+        anchored=True,
         prior="gaussian",
         prior_scale=1.0,
         n_train_samples=1,
@@ -186,6 +203,8 @@ class StochasticMLPClassifier(DocLinkMixin, ClassifierMixin, BaseStochasticMLP):
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
+        self.n_estimators = n_estimators
+        self.anchored = anchored
         self.prior = prior
         self.prior_scale = prior_scale
         self.n_train_samples = n_train_samples

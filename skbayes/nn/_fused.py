@@ -63,15 +63,17 @@ def loss_and_grads(
     ----------
     module : StochasticMLP
     head : GaussianHead or CategoricalHead
-    x : Tensor of shape (R, n_features)
+    x : Tensor of shape (R, n_features) or (M, R, n_features)
+        Shared by the members, or each member's own rows.
     noises : list of Tensor of shape (M, S, R, width)
     target : Tensor
-    weight : Tensor of shape (R,) or None
+        ``(R, ...)``, or ``(M, R, ...)`` per member.
+    weight : Tensor of shape (R,) or (M, R), or None
     penalty : PriorTerm, optional
         The prior's term ``-log prior(weights) / N``.
     """
     with torch.no_grad():
-        n_rows = x.shape[0]
+        n_rows = x.shape[-2]  # x is (R, d), or (M, R, d) per member
         h = x
         cache = []
         for i, layer in enumerate(module.hidden):
@@ -111,7 +113,7 @@ def loss_and_grads(
             if i > 0:
                 dh = torch.bmm(dz, layer.weight.transpose(1, 2))
     if penalty is not None:
-        value, extra = penalty.value_and_grads(module.weights())
+        value, extra = penalty.value_and_grads(module.weights(), module.anchors())
         for j, e in enumerate(extra):
             grads[2 * j].add_(e)
         loss = loss + value
@@ -139,8 +141,18 @@ class PriorTerm:
         self.rest = prior.with_scale(np.array([np.mean(prior.scale)]))
         self.factor = 1.0 / n_rows
 
-    def value_and_grads(self, weights: Sequence[torch.Tensor]):
-        """Penalty (a float) and one gradient tensor per weight tensor."""
+    def value_and_grads(
+        self,
+        weights: Sequence[torch.Tensor],
+        anchors: Sequence[torch.Tensor] | None = None,
+    ):
+        """Penalty (a float) and one gradient tensor per weight tensor.
+
+        With ``anchors`` (anchored members), the prior is centred there: the
+        penalty of ``w - anchor``.
+        """
+        if anchors is not None:
+            weights = [w.detach() - a for w, a in zip(weights, anchors, strict=True)]
         if weights[0].device.type != "cpu":
             return self._autograd(weights)
         value, grads = 0.0, []

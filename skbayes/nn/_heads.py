@@ -11,6 +11,10 @@ task is a new head plus a small estimator subclass of
   over the targets.
 * :class:`CategoricalHead` — classification on ``K`` classes: ``out`` are
   logits; ``-log softmax(out)[y]``.
+
+Targets and row weights are either shared by the members (``(R, ...)`` and
+``(R,)``) or given per member (``(M, R, ...)`` and ``(M, R)``), as when each
+member of an ensemble sees the rows in its own order.
 """
 
 from __future__ import annotations
@@ -23,6 +27,15 @@ import torch.nn.functional as F
 from ._modules import _LOG_SQRT_2PI, gaussian_nll
 
 __all__ = ["CategoricalHead", "GaussianHead"]
+
+
+def _rows(t: torch.Tensor, row_dim: int) -> torch.Tensor:
+    """Insert the draws axis into a per-member ``(M, R, ...)`` tensor.
+
+    ``row_dim`` is the rank of the shared form (2 for ``(R, k)`` targets, 1
+    for ``(R,)``); a shared tensor is returned as is (it broadcasts).
+    """
+    return t.unsqueeze(1) if t.dim() > row_dim else t
 
 
 class GaussianHead:
@@ -55,9 +68,12 @@ class GaussianHead:
         return out[..., :k], F.softplus(out[..., k:]) + self.floor
 
     def nll(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """``-log N(target | mean, std)`` per row, ``(M, S, R)``; target ``(R, k)``."""
+        """``-log N(target | mean, std)`` per row, ``(M, S, R)``.
+
+        ``target`` is ``(R, k)``, or ``(M, R, k)`` per member.
+        """
         mean, std = self.mean_std(out)
-        return gaussian_nll(target, mean, std).sum(-1)
+        return gaussian_nll(_rows(target, 2), mean, std).sum(-1)
 
     def nll_and_grad(self, out, target, weight):
         """``Σ w nll / (S R)`` and its gradient with respect to ``out``."""
@@ -66,15 +82,15 @@ class GaussianHead:
         rho = out[..., k:]
         std = F.softplus(rho).add_(self.floor)
         inv = torch.reciprocal(std)
-        err = (target - out[..., :k]).mul_(inv)  # (y - mean) / std
+        err = (_rows(target, 2) - out[..., :k]).mul_(inv)  # (y - mean) / std
         sq = err.square()
         log_std = torch.log(std)
         if weight is None:
             ws = scale
             loss = (log_std.sum() + 0.5 * sq.sum()) * scale
         else:
-            ws = weight[:, None] * scale
-            loss = ((log_std + 0.5 * sq) * weight[:, None]).sum() * scale
+            ws = _rows(weight, 1)[..., None] * scale
+            loss = ((log_std + 0.5 * sq) * _rows(weight, 1)[..., None]).sum() * scale
         # The constant: Σ_{m,s,i} w_i log √(2π) k / (S R).
         n_terms = out.shape[0] * k * (1.0 if weight is None else weight.mean())
         loss = loss + _LOG_SQRT_2PI * n_terms
@@ -102,9 +118,12 @@ class CategoricalHead:
         return [0.0] * self.n_classes
 
     def nll(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """``-log softmax(out)[target]`` per row, ``(M, S, R)``; target ``(R,)``."""
+        """``-log softmax(out)[target]`` per row, ``(M, S, R)``.
+
+        ``target`` is ``(R,)``, or ``(M, R)`` per member.
+        """
         m, s, r, k = out.shape
-        target = target.expand(m, s, r).reshape(-1)
+        target = _rows(target, 1).expand(m, s, r).reshape(-1)
         return F.cross_entropy(out.reshape(-1, k), target, reduction="none").view(
             m, s, r
         )
@@ -113,9 +132,11 @@ class CategoricalHead:
         """``Σ w nll / (S R)`` and its gradient with respect to ``out``."""
         scale = 1.0 / (out.shape[1] * out.shape[2])
         log_p = torch.log_softmax(out, dim=-1)
-        onehot = F.one_hot(target, self.n_classes).to(out.dtype)  # (R, K)
+        # (R, K), or (M, 1, R, K) per member.
+        onehot = _rows(F.one_hot(target, self.n_classes).to(out.dtype), 2)
         nll = -(log_p * onehot).sum(-1)  # (M, S, R)
         d_out = torch.exp(log_p).sub_(onehot)
         if weight is None:
             return nll.sum() * scale, d_out.mul_(scale)
-        return (nll * weight).sum() * scale, d_out.mul_(weight[:, None] * scale)
+        weight = _rows(weight, 1)
+        return (nll * weight).sum() * scale, d_out.mul_(weight[..., None] * scale)

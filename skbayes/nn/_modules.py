@@ -19,10 +19,17 @@ noise tensor of layer ``l`` is ``(M, S, R or 1, width_l)`` (S draws; a middle
 size of 1 is a bank of common random numbers shared by every row); outputs are
 ``(M, S, R, n_outputs)``.
 
+Anchored members (Pearce et al. 2020): with ``anchored=True`` each member's
+mean-path weights start at a draw ``θ₀ ~ N(0, 1/fan_in)`` (mean-path biases
+``N(0, 1)``), kept as a buffer, the *anchor*; the prior's penalty then acts on
+``θ - θ₀`` instead of ``θ``, so every member is pulled towards its own random
+function and the members disagree where the data do not constrain them.
+
 Noise is always passed in explicitly: the estimator draws it from its own
-``torch.Generator``. Parameters are created with ``torch.empty`` and
-initialised under an explicit generator, so building a module never touches
-torch's global random state.
+``torch.Generator`` (one per member, so member ``m`` of an ensemble sees the
+same random numbers as a single network seeded like it). Parameters are
+created with ``torch.empty`` and initialised under an explicit generator, so
+building a module never touches torch's global random state.
 """
 
 from __future__ import annotations
@@ -107,6 +114,8 @@ class GaussianActivationLayer(nn.Module):
         Smallest σ, keeps the log-likelihood's gradient finite.
     n_members : int, default=1
         Independent copies of the layer, trained as one batched module.
+    anchored : bool, default=False
+        Keep the initial mean-path weights as the ``anchor`` buffer.
     """
 
     def __init__(
@@ -116,6 +125,7 @@ class GaussianActivationLayer(nn.Module):
         activation: str = "relu",
         floor: float = 1e-3,
         n_members: int = 1,
+        anchored: bool = False,
     ) -> None:
         super().__init__()
         self.in_features = int(in_features)
@@ -123,22 +133,44 @@ class GaussianActivationLayer(nn.Module):
         self.activation = activation
         self.floor = float(floor)
         self.n_members = int(n_members)
+        self.anchored = bool(anchored)
         self.weight = nn.Parameter(
             torch.empty(n_members, in_features, 2 * out_features)
         )
         self.bias = nn.Parameter(torch.empty(n_members, 1, 2 * out_features))
+        # The anchor of the weight: the initial mean-path weights, zero on the
+        # σ path (whose prior stays centred at zero).
+        anchor = torch.zeros_like(self.weight) if self.anchored else None
+        self.register_buffer("anchor", anchor)
 
     @torch.no_grad()
     def reset_parameters(
-        self, generator: torch.Generator, sigma_init: float = 0.1
+        self,
+        generator: torch.Generator | Sequence[torch.Generator],
+        sigma_init: float = 0.1,
     ) -> None:
-        """Initialise under ``generator``: PyTorch's default for μ, σ ≈ sigma_init."""
-        bound = 1.0 / math.sqrt(self.in_features)
-        self.weight.uniform_(-bound, bound, generator=generator)
-        self.bias.uniform_(-bound, bound, generator=generator)
+        """Initialise under ``generator`` (one, or one per member).
+
+        Mean path: PyTorch's default uniform, or with ``anchored`` a draw from
+        ``N(0, 1/in_features)`` (biases ``N(0, 1)``) that becomes the anchor.
+        σ path: small weights and ``σ ≈ sigma_init``.
+        """
         out = self.out_features
+        for m, gen in _per_member(generator, self.n_members):
+            weight, bias = self.weight[m], self.bias[m]
+            bound = 1.0 / math.sqrt(self.in_features)
+            if self.anchored:
+                weight[..., :out].normal_(0.0, bound, generator=gen)
+                weight[..., out:].uniform_(-bound, bound, generator=gen)
+                bias[..., :out].normal_(0.0, 1.0, generator=gen)
+            else:
+                weight.uniform_(-bound, bound, generator=gen)
+                bias.uniform_(-bound, bound, generator=gen)
         self.weight[..., out:].mul_(0.1)
         self.bias[..., out:].fill_(_inv_softplus(max(sigma_init - self.floor, 1e-6)))
+        if self.anchored:
+            self.anchor.copy_(self.weight)
+            self.anchor[..., out:].zero_()
 
     def moments(
         self, h: torch.Tensor, dtype: torch.dtype | None = None
@@ -179,7 +211,7 @@ class GaussianActivationLayer(nn.Module):
         return (
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"activation={self.activation!r}, floor={self.floor}, "
-            f"n_members={self.n_members}"
+            f"n_members={self.n_members}, anchored={self.anchored}"
         )
 
 
@@ -199,6 +231,9 @@ class StochasticMLP(nn.Module):
         Smallest σ of the hidden pre-activations.
     n_members : int, default=1
         Independent networks in the batched module.
+    anchored : bool, default=False
+        Draw the mean-path weights from ``N(0, 1/fan_in)`` at initialisation
+        and keep them as anchors (:meth:`anchors`) for the prior's penalty.
     """
 
     def __init__(
@@ -209,6 +244,7 @@ class StochasticMLP(nn.Module):
         activation: str = "relu",
         floor: float = 1e-3,
         n_members: int = 1,
+        anchored: bool = False,
     ) -> None:
         super().__init__()
         # Kept so the module can be rebuilt elsewhere (e.g. on the CPU when
@@ -220,16 +256,19 @@ class StochasticMLP(nn.Module):
             "activation": activation,
             "floor": float(floor),
             "n_members": int(n_members),
+            "anchored": bool(anchored),
         }
         if not self.config["hidden_layer_sizes"]:
             raise ValueError("StochasticMLP needs at least one hidden layer.")
         sizes = [int(n_features), *self.config["hidden_layer_sizes"]]
         self.hidden = nn.ModuleList(
-            GaussianActivationLayer(i, o, activation, floor, n_members)
+            GaussianActivationLayer(i, o, activation, floor, n_members, anchored)
             for i, o in itertools.pairwise(sizes)
         )
         self.out_weight = nn.Parameter(torch.empty(n_members, sizes[-1], n_outputs))
         self.out_bias = nn.Parameter(torch.empty(n_members, 1, n_outputs))
+        anchor = torch.zeros_like(self.out_weight) if anchored else None
+        self.register_buffer("out_anchor", anchor)
 
     @property
     def n_members(self) -> int:
@@ -239,46 +278,77 @@ class StochasticMLP(nn.Module):
     def widths(self) -> list[int]:
         return [layer.out_features for layer in self.hidden]
 
+    @property
+    def anchored(self) -> bool:
+        return self.config.get("anchored", False)
+
     @torch.no_grad()
     def reset_parameters(
         self,
-        generator: torch.Generator,
+        generator: torch.Generator | Sequence[torch.Generator],
         sigma_init: float = 0.1,
         out_bias: Sequence[float] | None = None,
     ) -> None:
-        """Initialise every parameter under ``generator`` (global RNG untouched).
+        """Initialise every parameter (global RNG untouched).
 
-        ``out_bias`` sets the output layer's initial bias (e.g. the std column
-        of a Gaussian head); zeros when None.
+        ``generator`` is one generator, or one per member: member ``m`` then
+        draws its initial weights from ``generator[m]`` alone, layer by
+        layer, so it is the network a single-member module would get from
+        that generator. ``out_bias`` sets the output layer's initial bias
+        (e.g. the std column of a Gaussian head); zeros when None.
         """
-        for layer in self.hidden:
-            layer.reset_parameters(generator, sigma_init)
+        members = _per_member(generator, self.n_members)
         bound = 1.0 / math.sqrt(self.out_weight.shape[1])
-        self.out_weight.uniform_(-bound, bound, generator=generator)
+        if isinstance(generator, torch.Generator):
+            for layer in self.hidden:
+                layer.reset_parameters(generator, sigma_init)
+            self._reset_out_weight(self.out_weight, bound, generator)
+        else:
+            for m, gen in members:
+                for layer in self.hidden:
+                    layer.reset_parameters(_OneMember(m, gen), sigma_init)
+                self._reset_out_weight(self.out_weight[m], bound, gen)
         self.out_bias.zero_()
         if out_bias is not None:
             self.out_bias.copy_(torch.as_tensor(out_bias, dtype=self.out_bias.dtype))
+        if self.anchored:
+            self.out_anchor.copy_(self.out_weight)
+
+    def _reset_out_weight(self, weight, bound: float, generator) -> None:
+        if self.anchored:
+            weight.normal_(0.0, bound, generator=generator)
+        else:
+            weight.uniform_(-bound, bound, generator=generator)
 
     def sample_noise(
         self,
         n_samples: int,
         n_rows: int,
-        generator: torch.Generator,
+        generator: torch.Generator | Sequence[torch.Generator],
         *,
         dtype: torch.dtype = torch.float32,
         device: torch.device | str | None = None,
     ) -> list[torch.Tensor]:
-        """Standard normal noise per hidden layer, ``(M, S, n_rows, width)``."""
+        """Standard normal noise per hidden layer, ``(M, S, n_rows, width)``.
+
+        With one generator per member, member ``m``'s noise (every layer, in
+        order) comes from ``generator[m]`` alone.
+        """
         device = self.out_weight.device if device is None else device
-        return [
-            torch.randn(
-                (self.n_members, n_samples, n_rows, w),
-                generator=generator,
-                dtype=dtype,
-                device=device,
-            )
-            for w in self.widths
+
+        def draw(shape, gen):
+            return torch.randn(shape, generator=gen, dtype=dtype, device=device)
+
+        if isinstance(generator, torch.Generator):
+            return [
+                draw((self.n_members, n_samples, n_rows, w), generator)
+                for w in self.widths
+            ]
+        per_member = [
+            [draw((n_samples, n_rows, w), gen) for w in self.widths]
+            for _, gen in _per_member(generator, self.n_members)
         ]
+        return [torch.stack(layer) for layer in zip(*per_member, strict=True)]
 
     def forward(
         self,
@@ -327,6 +397,12 @@ class StochasticMLP(nn.Module):
         """The weight tensors the prior applies to (biases have a flat prior)."""
         return [layer.weight for layer in self.hidden] + [self.out_weight]
 
+    def anchors(self) -> list[torch.Tensor] | None:
+        """The prior's centre for each of :meth:`weights`; None when zero."""
+        if not self.anchored:
+            return None
+        return [layer.anchor for layer in self.hidden] + [self.out_anchor]
+
     def layer_weights(self) -> list[LayerWeights]:
         """Each hidden layer's ``(W_mu, b_mu, W_sigma, b_sigma)``, detached."""
         return [layer.layer_weights() for layer in self.hidden]
@@ -334,6 +410,27 @@ class StochasticMLP(nn.Module):
     def head_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Output layer ``(W, b)``, ``out = h @ W + b``: ``(M, H, P)``, ``(M, P)``."""
         return self.out_weight.detach(), self.out_bias.detach()[:, 0]
+
+
+class _OneMember(NamedTuple):
+    """Member ``m`` of a batched layer, initialised from ``generator``."""
+
+    member: int
+    generator: torch.Generator
+
+
+def _per_member(generator, n_members: int):
+    """``(index, generator)`` pairs: ``slice(None)`` for one shared generator."""
+    if isinstance(generator, _OneMember):
+        return [(generator.member, generator.generator)]
+    if isinstance(generator, torch.Generator):
+        return [(slice(None), generator)]
+    generators = list(generator)
+    if len(generators) != n_members:
+        raise ValueError(
+            f"Expected one generator per member ({n_members}), got {len(generators)}."
+        )
+    return list(enumerate(generators))
 
 
 def gaussian_nll(y: torch.Tensor, mean: torch.Tensor, std: torch.Tensor):
