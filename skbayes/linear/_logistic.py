@@ -45,6 +45,23 @@ _PREDICT_BLOCK_ELEMENTS = 2**21
 _PREDICT_BANK = 2048
 
 
+def _cov_to_user(theta, cov, mean, scale, n_rows: int, fit_intercept: bool):
+    """:func:`to_user` of a mean and a covariance.
+
+    The map to the user's units is linear, ``θ ↦ A θ``, so a full covariance
+    maps as ``A C Aᵀ``: :func:`to_user` applied to the rows of ``C`` and then
+    to the rows of the result, two products of size ``P × D × D`` instead of
+    one contraction over both sides.
+    """
+    if cov is None or cov.ndim == 1:
+        return to_user(theta, cov, mean, scale, n_rows, fit_intercept)
+    args = (mean, scale, n_rows, fit_intercept)
+    mapped = to_user(theta, None, *args)[0]
+    half = to_user(cov, None, *args)[0]  # C Aᵀ
+    full = to_user(np.ascontiguousarray(half.T), None, *args)[0]  # A C Aᵀ
+    return mapped, 0.5 * (full + full.T)
+
+
 def _require_covariance(est, method: str) -> None:
     """Clear error for posterior methods of a MAP-only model."""
     check_is_fitted(est)
@@ -345,7 +362,7 @@ class BayesianLogisticRegression(DocLinkMixin, ClassifierMixin, BaseEstimator):
             tol=self.tol,
         )
         res = fitter.run(problem, prior, x_scale, auto)
-        mean, cov = to_user(
+        mean, cov = _cov_to_user(
             res.theta, res.cov, x_mean, x_scale, n_rows, self.fit_intercept
         )
         theta_map, _ = to_user(

@@ -125,15 +125,23 @@ def _data_precision(problem: _Problem, h: np.ndarray, Xa, kind: str):
     if K == 1:
         Xd = problem.X.toarray() if sp.issparse(problem.X) else problem.X
         return weighted_gram(Xd, sw * h[:, 0, 0], problem.fit_intercept)
-    M = (sw[:, None, None] * h).reshape(n, K * K)
-    G = np.zeros((D, K * K * D))
-    step = max(1, _BLOCK_ELEMENTS // (K * K * D))
+    # the class pairs k <= l only (h_i is symmetric): half the products
+    rows, cols = np.triu_indices(K)
+    M = sw[:, None] * h[:, rows, cols]
+    m = rows.shape[0]
+    G = np.zeros((D, m * D))
+    step = max(1, _BLOCK_ELEMENTS // (m * D))
     for start in range(0, n, step):
         sl = slice(start, start + step)
-        T = (M[sl, :, None] * Xa[sl, None, :]).reshape(-1, K * K * D)
+        T = (M[sl, :, None] * Xa[sl, None, :]).reshape(-1, m * D)
         G += Xa[sl].T @ T
-    A = G.reshape(D, K, K, D).transpose(1, 0, 2, 3).reshape(K * D, K * D)
-    return 0.5 * (A + A.T)
+    G = G.reshape(D, m, D)
+    A = np.empty((K, D, K, D))
+    for j, (k, c) in enumerate(zip(rows, cols)):
+        B = 0.5 * (G[:, j] + G[:, j].T) if k == c else G[:, j]
+        A[k, :, c] = B
+        A[c, :, k] = B.T
+    return A.reshape(K * D, K * D)
 
 
 class _Objective:
