@@ -3,12 +3,14 @@
 For each data set and standard 90/10 split (from ``../shared/data/uci``, see
 its README) the script fits, on the same arrays and in the same run:
 
-* ``StochasticMLPRegressor``: per split, one network chosen on the training
-  split only between its defaults (one hidden layer of 50) and two hidden
-  layers of 50 (``SELECTION_GRID``), by NLL on the estimator's own inner
-  validation split (10% of the training rows, the one its early stopping
-  uses); the deeper one only when better by more than 2 paired standard
-  errors. No ensemble of the grid (``--no-select``: plain defaults);
+* ``StochasticMLPRegressor`` with its plain defaults (``n_estimators=5``
+  anchored members of one hidden layer of 50), what a user gets from
+  ``StochasticMLPRegressor()``. With ``--select`` (an option, labelled as
+  such in the output) it instead chooses per split, on the training split
+  only, between the defaults and two hidden layers of 50
+  (``SELECTION_GRID``) by NLL on the estimator's own inner validation split
+  (10% of the training rows, the one its early stopping uses); the deeper one
+  only when better by more than 2 paired standard errors;
 * scikit-learn's ``MLPRegressor`` (defaults, ``hidden_layer_sizes=(50,)``) on
   standardised inputs and target, with a homoscedastic Gaussian σ set to the
   RMS of its training residuals.
@@ -17,18 +19,21 @@ It prints test RMSE and test NLL (mean negative Gaussian log predictive
 density) in the original units of y, mean ± standard error over the splits,
 the fit time per split, and the published NLL of PBP, MC dropout, Deep
 Ensembles (M=5) and NGBoost read at run time from the data README (reference
-numbers, not computed here). No hyperparameter looks at the test split.
+numbers, not computed here), with the count of sets where the estimator's mean
+NLL is at or below Deep Ensembles'. No hyperparameter looks at the test split.
 
-It then times one training epoch of the estimator against a plain torch loop
-of the same network (same module, loss, prior term, Adam and minibatches),
-best of 3 after a warm-up; the goal is ``epoch time <= 1.2 x plain loop``.
+It then times one training epoch of the estimator against a plain torch
+autograd loop of the same batched network (same members, anchors, loss, prior
+term, Adam and per-member minibatches), best of 3 after a warm-up; the goal is
+``epoch time <= 1.2 x plain loop``.
 
 Usage::
 
-    python benchmarks/bench_uci.py                 # all sets, all 20 splits
+    python benchmarks/bench_uci.py                 # defaults, all sets, 20 splits
     python benchmarks/bench_uci.py --splits 5      # first 5 splits of each
     python benchmarks/bench_uci.py --quick         # smoke run (CI)
-    python benchmarks/bench_uci.py --no-select     # estimator defaults only
+    python benchmarks/bench_uci.py --select        # per-split selection (option)
+    python benchmarks/bench_uci.py --set anchored=False   # a non-default variant
     python benchmarks/bench_uci.py --datasets yacht energy --set max_iter=500
 """
 
@@ -59,10 +64,10 @@ except ImportError:  # running from a checkout without installing
     import skbayes
     from skbayes import StochasticMLPRegressor
 
-from skbayes._priors import GaussianPrior
+from skbayes._priors import resolve_prior
 from skbayes.nn._fused import PriorTerm
 from skbayes.nn._heads import GaussianHead
-from skbayes.nn._modules import StochasticMLP
+from skbayes.nn._modules import ACTIVATIONS, StochasticMLP
 
 DATASETS = [
     "concrete",
@@ -74,7 +79,8 @@ DATASETS = [
 ]
 PEERS = ["PBP", "MC dropout (2016)", "Deep Ensembles (M=5)", "NGBoost"]
 EPOCH_GOAL = 1.2
-# Per-split model selection, on the training split only. Each candidate is
+DE_GOAL = 5  # sets (of 6) at or below Deep Ensembles' published NLL
+# Per-split model selection (--select only), on the training split. Each candidate is
 # fitted with the estimator's own early stopping (its inner validation split,
 # 10% of the training rows, the same rows for every candidate) and kept as
 # fitted: one network, no ensemble of the grid and no refit. The first
@@ -197,33 +203,68 @@ def fmt(values) -> str:
 
 
 # ------------------------------------------------------------ epoch timing
+def _members_forward(net: StochasticMLP, x: torch.Tensor, noises) -> torch.Tensor:
+    """Raw outputs ``(M, S, R, P)`` for per-member rows ``x`` ``(M, R, d)``."""
+    m, s = noises[0].shape[:2]
+    r = x.shape[-2]
+    h = x
+    for i, layer in enumerate(net.hidden):
+        mu, sigma = layer.moments(h)
+        if i == 0:  # the draws share the first layer's μ and σ
+            mu, sigma = mu.unsqueeze(1), sigma.unsqueeze(1)
+        else:
+            mu, sigma = mu.view(m, s, r, -1), sigma.view(m, s, r, -1)
+        a = mu + sigma * noises[i]
+        h = ACTIVATIONS[layer.activation](a).view(m, -1, layer.out_features)
+    out = torch.baddbmm(net.out_bias, h, net.out_weight)
+    return out.view(m, s, r, -1)
+
+
 def plain_loop_epoch_time(X, y, est_params, n_epochs, seed=0) -> float:
-    """Seconds per epoch of a bare torch loop training the same network."""
-    hidden = est_params.get("hidden_layer_sizes", (50,))
-    activation = est_params.get("activation", "relu")
-    lr = est_params.get("learning_rate_init", 1e-3)
-    S = est_params.get("n_train_samples", 1)
-    scale = est_params.get("prior_scale", 1.0)
-    gen = torch.Generator().manual_seed(seed)
+    """Seconds per epoch of a bare torch autograd loop training the same network.
+
+    Like with like: the estimator's ``n_estimators`` members as one batched
+    module, each with its own minibatch order and noise, anchored when the
+    estimator is, the same prior term and Adam.
+    """
+    hidden = est_params["hidden_layer_sizes"]
+    M = est_params["n_estimators"]
+    S = est_params["n_train_samples"]
+    gens = [torch.Generator().manual_seed(seed + m) for m in range(M)]
     head = GaussianHead(1)
-    net = StochasticMLP(X.shape[1], hidden, head.n_outputs, activation)
-    net.reset_parameters(gen, 0.5, head.init_bias())
+    net = StochasticMLP(
+        X.shape[1],
+        hidden,
+        head.n_outputs,
+        est_params["activation"],
+        n_members=M,
+        anchored=est_params["anchored"],
+    )
+    net.reset_parameters(gens, 0.5, head.init_bias())
     Xs = (X - X.mean(0)) / X.std(0)
     ys = (y - y.mean()) / y.std()
     Xt = torch.tensor(Xs, dtype=torch.float32)
     yt = torch.tensor(ys[:, None], dtype=torch.float32)
     n = len(Xt)
-    bs = min(200, n)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    prior = PriorTerm(GaussianPrior(np.full(X.shape[1], scale)), n)
+    batch = est_params["batch_size"]
+    bs = min(200 if batch == "auto" else batch, n)
+    opt = torch.optim.Adam(net.parameters(), lr=est_params["learning_rate_init"])
+    prior, _ = resolve_prior(est_params["prior"], est_params["prior_scale"], X.shape[1])
+    penalty = None if prior.is_flat else PriorTerm(prior, n)
+    anchors = net.anchors()
     t0 = time.perf_counter()
     for _ in range(n_epochs):
-        perm = torch.randperm(n, generator=gen)
+        perm = torch.stack([torch.randperm(n, generator=g) for g in gens])
         for start in range(0, n, bs):
-            idx = perm[start : start + bs]
-            noises = net.sample_noise(S, len(idx), gen)
-            loss = head.nll(net(Xt[idx], noises), yt[idx]).mean()
-            loss = loss + prior.torch_value(net.weights())
+            idx = perm[:, start : start + bs]  # (M, R): each member's rows
+            noises = net.sample_noise(S, idx.shape[1], gens)
+            out = _members_forward(net, Xt[idx], noises)
+            loss = head.nll(out, yt[idx]).sum() / (S * idx.shape[1])
+            if penalty is not None:
+                w = net.weights()
+                if anchors is not None:
+                    w = [wi - a for wi, a in zip(w, anchors, strict=True)]
+                loss = loss + penalty.torch_value(w)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -275,9 +316,10 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--no-timing", action="store_true")
     parser.add_argument(
-        "--no-select",
+        "--select",
         action="store_true",
-        help="plain defaults, no per-split selection over SELECTION_GRID",
+        help="an option, not the defaults: per split, choose one of SELECTION_GRID "
+        "on the training split's inner validation NLL",
     )
     args = parser.parse_args(argv)
 
@@ -300,13 +342,22 @@ def main(argv=None) -> int:
 
     print(header())
     print(f"data: {data_dir}")
-    grid = [] if args.no_select else SELECTION_GRID
-    print(f"StochasticMLPRegressor: defaults{' + ' + str(params) if params else ''}")
+    grid = SELECTION_GRID if args.select else []
+    # What the table's StochasticMLP column is: the plain defaults unless an
+    # option changed them, and then said so.
+    label = "defaults" + (f" + {params}" if params else "")
+    if grid:
+        label = f"per-split selection ({label} or {grid[1:]})"
+    est = StochasticMLPRegressor(**params)
+    print(
+        f"StochasticMLPRegressor: {label}; n_estimators={est.n_estimators}, "
+        f"anchored={est.anchored}, hidden_layer_sizes={est.hidden_layer_sizes}"
+    )
     if grid:
         print(
-            f"  per split, one of {grid} chosen on the inner validation split "
-            f"(training split only): the first unless another's NLL is lower by "
-            f"> {SELECT_N_SE:g} paired s.e."
+            f"  SELECTION (an option, not the defaults): per split, one of {grid} "
+            f"chosen on the inner validation split (training split only): the "
+            f"first unless another's NLL is lower by > {SELECT_N_SE:g} paired s.e."
         )
     print()
 
@@ -361,7 +412,7 @@ def main(argv=None) -> int:
 
     print("### Test NLL (lower is better), original units, mean ± s.e.\n")
     print(
-        "| data | splits | StochasticMLP | MLPRegressor + \u03c3 | "
+        f"| data | splits | StochasticMLP, {label} | MLPRegressor + \u03c3 | "
         + " | ".join(f"{p}*" for p in PEERS)
         + " | ≤ DE | < PBP |"
     )
@@ -381,8 +432,9 @@ def main(argv=None) -> int:
             + f" | {'yes' if beat_de else 'no'} | {'yes' if beat_pbp else 'no'} |"
         )
     print(
-        f"\nStochasticMLP at or below Deep Ensembles NLL on {n_de}/{len(rows)} sets "
-        f"(goal ≥ 4/6), below PBP on {n_pbp}/{len(rows)} (goal 6/6).\n"
+        f"\nStochasticMLP ({label}): mean test NLL at or below Deep Ensembles' on "
+        f"{n_de}/{len(rows)} sets (goal ≥ {DE_GOAL}/6 with the plain defaults), "
+        f"below PBP on {n_pbp}/{len(rows)}.\n"
         "*published numbers (20 splits), read from the data README; not computed "
         "here. Comparisons at their precision (2 decimals).\n"
     )
@@ -390,7 +442,7 @@ def main(argv=None) -> int:
         for name, _, res in rows:
             counts = np.bincount(res["sk_pick"], minlength=len(grid))
             print(f"- {name}: candidate picked per split {counts.tolist()}")
-        print("(fit time below is that of the whole grid)\n")
+        print("(selection: fit time below is that of the whole grid)\n")
 
     print("### Test RMSE (original units) and fit time, mean ± s.e.\n")
     print(
@@ -411,18 +463,23 @@ def main(argv=None) -> int:
     if args.no_timing:
         return 0
     print(
-        "### Epoch time: estimator vs plain torch loop of the same network "
-        "(best of 3 after warm-up)\n"
+        "### Epoch time: estimator vs plain torch autograd loop of the same "
+        "batched network (best of 3 after warm-up)\n"
+    )
+    timing_sets = ["yacht"] if args.quick else ["concrete", "kin8nm", "power-plant"]
+    n_epochs = 20 if args.quick else 10  # fit setup is amortised over these
+    # Time the largest network of the grid; the same members for both.
+    params = {**params, **(grid[-1] if grid else {})}
+    defaults = StochasticMLPRegressor(**params).get_params()
+    print(
+        f"network: hidden_layer_sizes={defaults['hidden_layer_sizes']}, "
+        f"n_estimators={defaults['n_estimators']}, anchored={defaults['anchored']}, "
+        f"{n_epochs} epochs per timing\n"
     )
     print(
         "| data | n_train | estimator ms/epoch | plain loop ms/epoch | ratio | goal |"
     )
     print("|---|---:|---:|---:|---:|---:|")
-    timing_sets = ["yacht"] if args.quick else ["concrete", "kin8nm", "power-plant"]
-    n_epochs = 20 if args.quick else 10  # fit setup is amortised over these
-    # Time the largest network of the grid.
-    params = {**params, **(grid[-1] if grid else {})}
-    defaults = StochasticMLPRegressor(**params).get_params()
     with threadpool_limits(1):
         for name in timing_sets:
             X, y, _, _ = load_split(data_dir, name, 0)
