@@ -395,6 +395,16 @@ def main(argv=None) -> int:
                 res["mlp_rmse"].append(rmse(yt, m))
                 res["mlp_nll"].append(nll(yt, m, s))
                 res["mlp_t"].append(t)
+                # Per split as it finishes: a cut-short run still has its numbers.
+                print(
+                    f"    {name} split {k}: NLL {res['sk_nll'][-1]:.3f}, "
+                    f"RMSE {res['sk_rmse'][-1]:.3f}, {res['sk_t'][-1]:.1f} s, "
+                    f"{res['sk_it'][-1]} epochs (MLPRegressor NLL "
+                    f"{res['mlp_nll'][-1]:.3f}, RMSE {res['mlp_rmse'][-1]:.3f}, "
+                    f"{res['mlp_t'][-1]:.1f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
             rows.append((name, n_splits, res))
             print(
                 f"  {name}: {n_splits} splits, NLL {fmt(res['sk_nll'])} "
