@@ -166,11 +166,11 @@ class GaussianActivationLayer(nn.Module):
             else:
                 weight.uniform_(-bound, bound, generator=gen)
                 bias.uniform_(-bound, bound, generator=gen)
-        self.weight[..., out:].mul_(0.1)
-        self.bias[..., out:].fill_(_inv_softplus(max(sigma_init - self.floor, 1e-6)))
-        if self.anchored:
-            self.anchor.copy_(self.weight)
-            self.anchor[..., out:].zero_()
+            weight[..., out:].mul_(0.1)
+            bias[..., out:].fill_(_inv_softplus(max(sigma_init - self.floor, 1e-6)))
+            if self.anchored:
+                self.anchor[m].copy_(weight)
+                self.anchor[m][..., out:].zero_()
 
     def moments(
         self, h: torch.Tensor, dtype: torch.dtype | None = None
