@@ -85,7 +85,8 @@ def test_member_equals_single_network_seeded_like_it(monkeypatch, anchored, spar
     seeds = ens._seeds
     for m in range(3):
         shifted = Seeds(seeds.init + m, seeds.predict, seeds.split)
-        monkeypatch.setattr(_base.Seeds, "draw", classmethod(lambda cls, rng: shifted))
+        draw = classmethod(lambda cls, rng, s=shifted: s)
+        monkeypatch.setattr(_base.Seeds, "draw", draw)
         single = _fit(_make("reg", n_estimators=1, **kw), X, y)
         for (name, a), b in zip(
             ens.module_.state_dict().items(), single.module_.state_dict().values()
