@@ -100,9 +100,20 @@ def loss_and_grads(
         for i in range(len(module.hidden) - 1, -1, -1):
             layer = module.hidden[i]
             h_in, rho, a, out = cache[i]
-            da = dh.view(a.shape).mul_(_act_grad(layer.activation, a, out))
-            d_rho = (da * noises[i]).mul_(torch.sigmoid(rho))
-            dz = torch.cat([da, d_rho], dim=-1)  # (M, S, R, 2H)
+            # [∂L/∂μ, ∂L/∂ρ] written into the halves of one buffer (no cat).
+            width = layer.out_features
+            dz = a.new_empty((*a.shape[:-1], 2 * width))  # (M, S, R, 2H)
+            if layer.activation == "relu":
+                # relu's own backward kernel: several times faster on the
+                # CPU than multiplying by a boolean mask.
+                da = torch.ops.aten.threshold_backward.grad_input(
+                    dh.view(a.shape), out, 0.0, grad_input=dz[..., :width]
+                )
+            else:
+                da = torch.mul(dh.view(a.shape), _act_grad(layer.activation, a, out),
+                               out=dz[..., :width])  # fmt: skip
+            torch.mul(da, noises[i], out=dz[..., width:])
+            dz[..., width:].mul_(torch.sigmoid(rho))
             # The first layer's μ and σ are shared by the draws.
             if i > 0:
                 dz = dz.view(dz.shape[0], -1, dz.shape[-1])

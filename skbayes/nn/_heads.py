@@ -94,9 +94,13 @@ class GaussianHead:
         # The constant: Σ_{m,s,i} w_i log √(2π) k / (S R).
         n_terms = out.shape[0] * k * (1.0 if weight is None else weight.mean())
         loss = loss + _LOG_SQRT_2PI * n_terms
-        d_mean = err.mul_(inv).mul_(ws).neg_()
-        d_rho = sq.neg_().add_(1.0).mul_(inv).mul_(torch.sigmoid(rho)).mul_(ws)
-        return loss, torch.cat([d_mean, d_rho], dim=-1)
+        # Both halves written into one buffer: a cat along a last axis of
+        # size k is a slow strided copy.
+        d_out = torch.empty_like(out)
+        torch.mul(err, inv, out=d_out[..., :k]).mul_(ws).neg_()
+        d_rho = torch.mul(inv, torch.sigmoid(rho), out=d_out[..., k:])
+        d_rho.mul_(sq.neg_().add_(1.0)).mul_(ws)
+        return loss, d_out
 
 
 class CategoricalHead:
