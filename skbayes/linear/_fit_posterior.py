@@ -17,7 +17,7 @@ from .._priors import Prior
 from ._evidence_search import LOG_BOUNDS, maximise_evidence
 from ._logistic_loss import hessian, hessian_diag
 from ._map_laplace import _Problem
-from ._moderation import normal_bank
+from ._moderation import normal_bank, whitened
 from ._variational import (
     GaussianPosterior,
     _Objective,
@@ -27,6 +27,8 @@ from ._variational import (
 
 # Points of the deterministic bank of the softmax expectations in the fit.
 FIT_BANK = 256
+# ... and of the iterations far from the optimum (softmax), whitened.
+COARSE_BANK = 64
 # Inner fits of the evidence search: fixed, tight, whatever the user's tol.
 _SEARCH_TOL = 1e-8
 # Lattice of the chosen log σ.
@@ -77,8 +79,10 @@ class PosteriorFit:
     def run(self, problem: _Problem, prior: Prior, scale: np.ndarray, auto: bool):
         """``prior`` is in the user's units; ``scale`` the column scales."""
         self.problem, self.scale = problem, scale
-        self.bank = (
-            normal_bank(problem.n_rows, FIT_BANK) if problem.n_rows > 1 else None
+        softmax = problem.n_rows > 1
+        self.bank = normal_bank(problem.n_rows, FIT_BANK) if softmax else None
+        self.coarse = (
+            whitened(normal_bank(problem.n_rows, COARSE_BANK)) if softmax else None
         )
         if not auto:
             return self._at(prior, self.tol, warm=None)
@@ -96,12 +100,14 @@ class PosteriorFit:
 
         log_sigma, _ = maximise_evidence(evaluate)
         # Snap to a lattice in log σ (the bound is flat there to ~1e-3 nats)
-        # and refit from cold: the answer is then a function of the data
-        # alone, not of the search path (a weighted row fits like repeats).
+        # and refit, warm from the nearest scale evaluated: the answer is the
+        # optimum of the ELBO at that scale, converged to the fixed tight
+        # tolerance (a weighted row fits like repeats).
         log_sigma = float(np.round(log_sigma / _SNAP) * _SNAP)
         log_sigma = float(np.clip(log_sigma, *LOG_BOUNDS))
         user = prior.with_scale(np.full(scale.shape, np.exp(log_sigma) / s0))
-        res = self._at(user, _SEARCH_TOL, warm=None, full=True)
+        near = min(state["warm"], key=lambda k: abs(k - log_sigma))
+        res = self._at(user, _SEARCH_TOL, warm=state["warm"][near], full=True)
         res.log_sigma = log_sigma
         # the MAP at the chosen scale (the user's tolerance)
         internal = self._internal(res.prior)
@@ -147,6 +153,7 @@ class PosteriorFit:
             kind=kind,
             bank=self.bank,
             max_iter=self.max_iter,
+            coarse_bank=self.coarse,
         )
         return self._result(post, prior, prior_user, n_iter + post.n_iter, theta_map)
 
