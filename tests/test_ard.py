@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose
-from scipy import stats
+from scipy import optimize, stats
+from sklearn.datasets import make_regression
 from sklearn.linear_model import ARDRegression
 from sklearn.utils._param_validation import InvalidParameterError
 
@@ -36,11 +37,18 @@ def _direct_log_evidence(X, y, scales, noise, fit_intercept):
     return value
 
 
+def _cost(threshold, d, k):
+    """What the k-th kept feature of d must add to the log evidence."""
+    if threshold == "auto":  # Scott & Berger: log C(d, k) - log C(d, k - 1)
+        return max(np.log((d - k + 1) / k), 0.0)
+    return threshold
+
+
 def test_same_fixed_point_as_ard_regression():
     """With its Gamma hyperpriors at 0 and no pruning threshold,
     scikit-learn's MacKay iteration goes to the same evidence maximum."""
     X, y = _data()
-    ours = _ard(fit_intercept=False).fit(X, y)
+    ours = _ard(fit_intercept=False, ard_threshold=0).fit(X, y)
     ref = ARDRegression(
         fit_intercept=False,
         alpha_1=0.0,
@@ -60,29 +68,104 @@ def test_same_fixed_point_as_ard_regression():
     assert np.all(ref.lambda_[~kept] > 1e8)
 
 
+@pytest.mark.parametrize("threshold", [0, "auto", 1.5])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_evidence_is_the_direct_computation_and_a_maximum(fit_intercept, weighted):
+def test_evidence_is_the_direct_computation_and_a_maximum(
+    fit_intercept, weighted, threshold
+):
     X, y = _data(n=50, seed=1, offset=2.0)
+    d = X.shape[1]
     # frequency weights: the evidence is that of the repeated rows
     sw = np.random.default_rng(2).integers(1, 4, 50) if weighted else np.ones(50, int)
-    est = _ard(fit_intercept=fit_intercept).fit(X, y, sample_weight=sw)
+    est = _ard(fit_intercept=fit_intercept, ard_threshold=threshold)
+    est.fit(X, y, sample_weight=sw)
     scales, noise = est.prior_scale_, est.noise_std_
+    kept = scales > 0
+    k = kept.sum()
     Xr, yr = np.repeat(X, sw, axis=0), np.repeat(y, sw)
 
     def ev(scales_, noise_):
         return _direct_log_evidence(Xr, yr, scales_, noise_, fit_intercept)
 
     best = ev(scales, noise)
+    # the evidence reported is the exact one of the model kept
     assert_allclose(est.log_marginal_likelihood_, best, rtol=1e-10)
-    # A maximum: moving any kept scale or the noise by ±1% lowers it, and
-    # giving a pruned feature a small scale lowers it too.
-    for i in range(X.shape[1]):
+    # A maximum given the kept set: moving any kept scale or the noise by
+    # ±1% lowers it.
+    for i in np.flatnonzero(kept):
         for factor in (0.99, 1.01):
             s = scales.copy()
-            s[i] = s[i] * factor if s[i] > 0 else 1e-3 * np.std(y)
+            s[i] *= factor
             assert ev(s, noise) < best
     assert ev(scales, noise * 1.01) < best and ev(scales, noise * 0.99) < best
+    # and of the evidence less the threshold: dropping a kept feature loses
+    # more than its cost; a pruned one, at its best scale, adds at most its
+    # cost (0 for the exact maximum: its best scale is 0).
+    for i in np.flatnonzero(kept):
+        s = scales.copy()
+        s[i] = 0.0
+        assert ev(s, noise) < best - _cost(threshold, d, k)
+    for i in np.flatnonzero(~kept):
+
+        def minus_ev(log_scale, i=i):
+            s = scales.copy()
+            s[i] = np.exp(log_scale)
+            return -ev(s, noise)
+
+        top = np.log(10 * np.std(y))
+        res = optimize.minimize_scalar(
+            minus_ev, bounds=(top - 25, top), method="bounded"
+        )
+        assert -res.fun <= best + _cost(threshold, d, k + 1) + 1e-9 * abs(best)
+
+
+def test_threshold_prunes_the_noise_the_exact_maximum_keeps():
+    """The issue's problem: the exact maximum keeps pure-noise features whose
+    correlation with the residual beats its noise level (a third of them);
+    the default keeps exactly the informative ones."""
+    X, y, coef = make_regression(
+        n_samples=500,
+        n_features=100,
+        n_informative=5,
+        noise=5,
+        coef=True,
+        random_state=0,
+    )
+    informative = coef != 0
+    exact = _ard(ard_threshold=0).fit(X, y)
+    assert (exact.coef_[~informative] != 0).sum() > 10
+    est = _ard().fit(X, y)
+    assert_allclose(est.coef_ != 0, informative)
+    assert np.all(est.coef_cov_[~informative] == 0.0)
+    # the exact maximum's evidence is higher; ours is that of the kept model
+    assert est.log_marginal_likelihood_ < exact.log_marginal_likelihood_
+    fixed = GaussianLinearRegression(
+        prior_scale=est.prior_scale_[informative], noise_scale=est.noise_std_
+    ).fit(X[:, informative], y)
+    assert_allclose(est.log_marginal_likelihood_, fixed.log_marginal_likelihood_)
+
+
+def test_auto_threshold_is_lenient_when_many_features_are_relevant():
+    """The multiplicity correction charges less per feature as more are kept:
+    on a dense problem it keeps more of the weak features than a fixed
+    log(d) per feature (the cost of its first feature), and far fewer noise
+    features than the exact maximum."""
+    X, y, coef = make_regression(
+        n_samples=400,
+        n_features=120,
+        n_informative=40,
+        noise=150,
+        coef=True,
+        random_state=0,
+    )
+    informative = coef != 0
+    counts = {}
+    for threshold in (0, "auto", np.log(X.shape[1])):
+        kept = _ard(ard_threshold=threshold).fit(X, y).coef_ != 0
+        counts[threshold] = (kept & informative).sum(), (kept & ~informative).sum()
+    assert counts["auto"][0] > counts[np.log(X.shape[1])][0]
+    assert counts["auto"][1] < counts[0][1] / 2
 
 
 def test_pruned_features_are_exactly_zero():
@@ -108,16 +191,19 @@ def test_pruned_features_are_exactly_zero():
     assert_allclose(est.predict(X), fixed.predict(X[:, kept]), rtol=1e-10)
 
 
-def test_partial_fit_chunks_weights_and_sparse_agree_with_fit():
+@pytest.mark.parametrize("threshold", [0, "auto"])
+def test_partial_fit_chunks_weights_and_sparse_agree_with_fit(threshold):
     X, y = _data(n=120, seed=4, offset=1.0)
-    full = _ard().fit(X, y)
-    online = _ard()
+    full = _ard(ard_threshold=threshold).fit(X, y)
+    online = _ard(ard_threshold=threshold)
     for rows in np.array_split(np.arange(120), 5):
         online.partial_fit(X[rows], y[rows])
     reps = np.random.default_rng(5).integers(0, 3, size=120)
-    weighted = _ard().fit(X, y, sample_weight=reps.astype(float))
-    repeated = _ard().fit(np.repeat(X, reps, axis=0), np.repeat(y, reps))
-    sparse = _ard().fit(sp.csr_matrix(X), y)
+    weighted = _ard(ard_threshold=threshold).fit(X, y, sample_weight=reps * 1.0)
+    repeated = _ard(ard_threshold=threshold).fit(
+        np.repeat(X, reps, axis=0), np.repeat(y, reps)
+    )
+    sparse = _ard(ard_threshold=threshold).fit(sp.csr_matrix(X), y)
     for a, b in [(full, online), (weighted, repeated), (full, sparse)]:
         assert_allclose(a.prior_scale_ > 0, b.prior_scale_ > 0)
         # the search stops where the evidence stops rising in float64: a
@@ -159,3 +245,10 @@ def test_ard_is_a_valid_option_and_others_are_not():
     X, y = _data(n=20)
     with pytest.raises(InvalidParameterError, match="'prior_scale' parameter"):
         GaussianLinearRegression(prior_scale="ARD").fit(X, y)
+
+
+@pytest.mark.parametrize("threshold", [-1.0, np.nan, "bic", None])
+def test_bad_ard_threshold_is_refused(threshold):
+    X, y = _data(n=20)
+    with pytest.raises(InvalidParameterError, match="'ard_threshold' parameter"):
+        _ard(ard_threshold=threshold).fit(X, y)

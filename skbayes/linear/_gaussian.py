@@ -86,6 +86,16 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
         determination, as :class:`~sklearn.linear_model.ARDRegression`):
         features whose scale collapses to 0 leave the model exactly (see
         Notes). Ignored when ``prior=None``.
+    ard_threshold : "auto" or float, default="auto"
+        With ``prior_scale="ard"``, how much a feature must raise the log
+        evidence (in nats) to be kept; ignored otherwise. ``"auto"``: the
+        multiplicity correction of a prior under which each feature is
+        relevant with an unknown probability, uniform on [0, 1]: with ``k``
+        features kept out of ``d``, one more must add ``log((d-k)/(k+1))``,
+        strict when few features are relevant and lenient when many are
+        (see Notes). A number: that many nats per kept feature (``0``: the
+        exact evidence maximum, as :class:`~sklearn.linear_model.ARDRegression`
+        without its pruning threshold; ``log(n_samples) / 2``: BIC's charge).
     noise_scale : float or None, default=None
         Noise standard deviation ``σ_n``. ``None`` estimates it: by maximising
         the marginal likelihood for the Gaussian and flat priors, and jointly
@@ -204,9 +214,18 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
     exactly 0 and its posterior variance exactly 0 (no huge or NaN
     variances), and the posterior of the others is the Gaussian-prior one at
     their scales. The data are read once; each iteration costs O(k²·d + k³)
-    for k kept features. The exact optimum also keeps a few irrelevant
-    features with small scales (those whose correlation with the residual
-    exceeds its noise level); their coefficients are small, not 0.
+    for k kept features. Keeping a feature at its best scale raises the
+    evidence by ``½ (t - 1 - log t)``, ``t = q²/s`` the squared z-score of
+    its correlation with the residual, and a pure-noise feature has
+    ``t ~ χ²₁``: the exact optimum (``ard_threshold=0``) keeps about a third
+    of the irrelevant features, with small coefficients. The default
+    ``ard_threshold="auto"`` maximises instead the evidence times Scott &
+    Berger's (2010) prior on which features are kept, ``1 / ((d+1) C(d, k))``
+    for a set of k of d features (flat beyond ``k = d/2``, so that no feature
+    is kept for the prior's sake): the posterior mode of the kept set and
+    scales. It prunes the noise features on sparse problems and keeps the
+    weak ones on dense problems. ``log_marginal_likelihood_`` is the exact
+    evidence of the model kept (without the prior on the set).
 
     **Sampling.** :meth:`sample_y` draws one set of coefficients per column,
     so it samples the joint predictive of the rows; :meth:`predict_dist`
@@ -240,6 +259,10 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
             StrOptions({"auto", "ard"}),
             "array-like",
         ],
+        "ard_threshold": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="left"),
+        ],
         "noise_scale": [Interval(Real, 0, None, closed="neither"), None],
         "fit_intercept": ["boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -251,6 +274,7 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
         *,
         prior="gaussian",
         prior_scale="auto",
+        ard_threshold="auto",
         noise_scale=None,
         fit_intercept=True,
         max_iter=300,
@@ -258,6 +282,7 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
     ):
         self.prior = prior
         self.prior_scale = prior_scale
+        self.ard_threshold = ard_threshold
         self.noise_scale = noise_scale
         self.fit_intercept = fit_intercept
         self.max_iter = max_iter
@@ -429,7 +454,7 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
             stats, self.fit_intercept, dof, float(np.ldexp(1.0, ks))
         )
         if tuning == "ard":
-            post = _solve_ard(problem, settings)
+            post = _solve_ard(problem, settings, self.ard_threshold)
         elif prior.conjugate:
             post = _solve_gaussian(problem, prior, tuning == "auto", settings)
         elif prior.l1:
