@@ -20,6 +20,7 @@ import time
 import tracemalloc
 import warnings
 from collections.abc import Callable
+from functools import partial
 from itertools import pairwise
 
 import numpy as np
@@ -294,50 +295,66 @@ def bench_sparse_wide(quick: bool, repeat: int) -> None:
 
 
 def bench_ard_selection(quick: bool, repeat: int) -> None:
-    """The issue's selection goal: keep exactly the informative features."""
-    X, y, coef = make_regression(
-        n_samples=1000,
-        n_features=100,
-        n_informative=5,
-        noise=5,
-        coef=True,
-        random_state=0,
-    )
-    X_tr, y_tr, X_te, y_te = X[:500], y[:500], X[500:], y[500:]
-    informative = coef != 0
+    """The issue's selection goal: keep exactly the informative features.
+
+    Seed 0 is the issue's problem; the other seeds show how often a rule gets
+    the kept set exactly right and its test RMSE beside ARDRegression's.
+    """
+    seeds = range(3 if quick else 10)
     models = {
-        "GLR prior_scale='ard'": lambda: GaussianLinearRegression(
-            prior_scale="ard"
-        ).fit(X_tr, y_tr),
-        "ARDRegression()": lambda: ARDRegression().fit(X_tr, y_tr),
-        "GLR prior_scale='auto'": lambda: GaussianLinearRegression(
-            prior_scale="auto"
-        ).fit(X_tr, y_tr),
+        "GLR prior_scale='ard'": lambda: GaussianLinearRegression(prior_scale="ard"),
+        "GLR 'ard', ard_threshold=0 (exact maximum)": lambda: GaussianLinearRegression(
+            prior_scale="ard", ard_threshold=0
+        ),
+        "ARDRegression()": ARDRegression,
+        "GLR prior_scale='auto'": lambda: GaussianLinearRegression(prior_scale="auto"),
     }
+    kept_inf = {name: [] for name in models}
+    kept_other = {name: [] for name in models}
+    rmse = {name: [] for name in models}
+    seconds = {}
+    for seed in seeds:
+        X, y, coef = make_regression(
+            n_samples=1000,
+            n_features=100,
+            n_informative=5,
+            noise=5,
+            coef=True,
+            random_state=seed,
+        )
+        X_tr, y_tr, X_te, y_te = X[:500], y[:500], X[500:], y[500:]
+        informative = coef != 0
+        for name, make in models.items():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                fit = partial(lambda m, X_, y_: m().fit(X_, y_), make, X_tr, y_tr)
+                if seed == 0:
+                    seconds[name] = best_of(fit, repeat)
+                model = fit()
+            kept = model.coef_ != 0
+            kept_inf[name].append(int((kept & informative).sum()))
+            kept_other[name].append(int((kept & ~informative).sum()))
+            error = model.predict(X_te) - y_te
+            rmse[name].append(float(np.sqrt(np.mean(error**2))))
+    ref = np.array(rmse["ARDRegression()"])
     print(
         "\n### ARD: make_regression(1000, 100, n_informative=5, noise=5, "
-        "random_state=0), first 500 rows to fit\n"
+        f"random_state=0..{len(seeds) - 1}), first 500 rows to fit\n"
     )
     print(
-        "| method | time (s) | kept | informative kept | others kept "
-        "| test RMSE | RMSE / ARDRegression |"
+        "| method | time (s), seed 0 | seed 0: informative kept / others kept "
+        "| others kept, each seed | seeds with exactly the 5 "
+        "| RMSE / ARDRegression, seed 0 | mean | max |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    rows = {}
-    for name, fn in models.items():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            seconds = best_of(fn, repeat)
-            model = fn()
-        kept = model.coef_ != 0
-        rmse = float(np.sqrt(np.mean((model.predict(X_te) - y_te) ** 2)))
-        rows[name] = (seconds, kept, rmse)
-    ref = rows["ARDRegression()"][2]
-    for name, (seconds, kept, rmse) in rows.items():
+    print("|---|---:|---:|---|---:|---:|---:|---:|")
+    for name in models:
+        inf, other = np.array(kept_inf[name]), np.array(kept_other[name])
+        ratio = np.array(rmse[name]) / ref
+        exact = int(np.sum((inf == 5) & (other == 0)))
         print(
-            f"| {name} | {seconds:.3f} | {kept.sum()} | "
-            f"{(kept & informative).sum()}/{informative.sum()} | "
-            f"{(kept & ~informative).sum()} | {rmse:.4f} | {rmse / ref:.4f} |"
+            f"| {name} | {seconds[name]:.3f} | {inf[0]}/5 / {other[0]} | "
+            f"{' '.join(map(str, other))} | {exact}/{len(seeds)} | "
+            f"{ratio[0]:.4f} | {ratio.mean():.4f} | {ratio.max():.4f} |"
         )
 
 
