@@ -30,6 +30,7 @@ MATH_PAGES = [
     "user_guide/classification.html",
     "user_guide/reparameterisation.html",
     "auto_examples/plot_reparameterisation.html",
+    "auto_examples/plot_offdata.html",
 ]
 SCREENSHOT_PAGES = [
     "index.html",
