@@ -8,8 +8,17 @@ from scipy import optimize, stats
 from sklearn.datasets import make_regression
 from sklearn.linear_model import ARDRegression
 from sklearn.utils._param_validation import InvalidParameterError
+from threadpoolctl import threadpool_limits
 
 from skbayes import GaussianLinearRegression
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    # Small problems: BLAS threads only add contention on shared CI cores.
+    with threadpool_limits(1):
+        yield
+
 
 TRUE_W = np.array([2.0, -1.0, 0.5, 0.0, 0.0, 0.0, 0.0, 0.3])
 
