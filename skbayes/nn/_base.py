@@ -374,8 +374,6 @@ class BaseStochasticMLP(BaseEstimator):
         )
         if sp.issparse(X):
             perm_np = perm.cpu().numpy()
-        else:
-            Xp = X[perm]  # one gather per epoch, contiguous batches after
         tp = target[perm]
         wp = None if w is None else w[perm]
         total = torch.zeros((), dtype=torch.float64, device=device)
@@ -389,7 +387,9 @@ class BaseStochasticMLP(BaseEstimator):
                 x_batches = (_sparse_batch(X, perm_np[:, i : i + batch], device)
                              for i in rows)  # fmt: skip
             else:
-                x_batches = Xp[:, b0:b1].split(batch, dim=1)
+                # One gather per block (bounded memory: the block is sized by
+                # the noise), contiguous minibatches after.
+                x_batches = X[perm[:, b0:b1]].split(batch, dim=1)
             t_batches = tp[:, b0:b1].split(batch, dim=1)
             w_batches = (
                 [None] * len(rows) if wp is None else wp[:, b0:b1].split(batch, dim=1)
