@@ -344,11 +344,17 @@ class StochasticMLP(nn.Module):
                 draw((self.n_members, n_samples, n_rows, w), generator)
                 for w in self.widths
             ]
-        per_member = [
-            [draw((n_samples, n_rows, w), gen) for w in self.widths]
-            for _, gen in _per_member(generator, self.n_members)
-        ]
-        return [torch.stack(layer) for layer in zip(*per_member, strict=True)]
+        noises = [
+            torch.empty((self.n_members, n_samples, n_rows, w), dtype=dtype,
+                        device=device)
+            for w in self.widths
+        ]  # fmt: skip
+        # Each member's slices filled in place (as randn would, without a
+        # stack copy), member by member, layer by layer.
+        for m, gen in _per_member(generator, self.n_members):
+            for z in noises:
+                z[m].normal_(generator=gen)
+        return noises
 
     def forward(
         self,
