@@ -17,7 +17,7 @@ from .._priors import Prior
 from ._evidence_search import LOG_BOUNDS, maximise_evidence
 from ._logistic_loss import hessian, hessian_diag
 from ._map_laplace import _Problem
-from ._moderation import normal_bank, whitened
+from ._moderation import normal_bank
 from ._variational import (
     GaussianPosterior,
     _Objective,
@@ -27,8 +27,6 @@ from ._variational import (
 
 # Points of the deterministic bank of the softmax expectations in the fit.
 FIT_BANK = 256
-# ... and of the iterations far from the optimum (softmax), whitened.
-COARSE_BANK = 64
 # Inner fits of the evidence search: fixed, tight, whatever the user's tol.
 _SEARCH_TOL = 1e-8
 # Lattice of the chosen log σ.
@@ -79,10 +77,8 @@ class PosteriorFit:
     def run(self, problem: _Problem, prior: Prior, scale: np.ndarray, auto: bool):
         """``prior`` is in the user's units; ``scale`` the column scales."""
         self.problem, self.scale = problem, scale
-        softmax = problem.n_rows > 1
-        self.bank = normal_bank(problem.n_rows, FIT_BANK) if softmax else None
-        self.coarse = (
-            whitened(normal_bank(problem.n_rows, COARSE_BANK)) if softmax else None
+        self.bank = (
+            normal_bank(problem.n_rows, FIT_BANK) if problem.n_rows > 1 else None
         )
         if not auto:
             return self._at(prior, self.tol, warm=None)
@@ -153,7 +149,6 @@ class PosteriorFit:
             kind=kind,
             bank=self.bank,
             max_iter=self.max_iter,
-            coarse_bank=self.coarse,
         )
         return self._result(post, prior, prior_user, n_iter + post.n_iter, theta_map)
 

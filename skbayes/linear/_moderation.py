@@ -65,17 +65,6 @@ def normal_bank(n_dims: int, n_points: int) -> np.ndarray:
     return np.concatenate([z, -z])
 
 
-def whitened(bank: np.ndarray) -> np.ndarray:
-    """``bank`` linearly mapped so that its second moment is exactly ``I``.
-
-    With the antithetic pairs (mean exactly 0), averages over the bank are
-    then exact for polynomials of degree up to 3; a small bank keeps only the
-    error of the higher-order terms.
-    """
-    w, Q = np.linalg.eigh(bank.T @ bank / bank.shape[0])
-    return bank @ (Q / np.sqrt(w)) @ Q.T
-
-
 def quadrature_binary_log_proba(mu: np.ndarray, var: np.ndarray) -> np.ndarray:
     """``log [1 - p, p]`` with ``p = E[σ(f)]``, ``f ~ N(μ, var)``; shape (n, 2).
 

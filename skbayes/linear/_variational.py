@@ -45,8 +45,6 @@ from ._moderation import gauss_hermite
 _BLOCK_ELEMENTS = 2**22
 # Convergence: relative change of the ELBO and of the parameters.
 _ELBO_RTOL = 1e-8
-# Loose tolerance of the iterations on a coarse bank (softmax).
-_COARSE_RTOL = 1e-4
 _STEP_RTOL = 1e-6
 # Gauss–Hermite nodes of the prior's expectations (exact for a Gaussian prior).
 _PRIOR_POINTS = 24
@@ -223,40 +221,17 @@ def fit_variational(
     kind: str,
     bank: np.ndarray | None,
     max_iter: int,
-    coarse_bank: np.ndarray | None = None,
 ) -> GaussianPosterior:
-    """Maximise the ELBO from the mean ``theta0`` and data precision ``data_prec0``.
-
-    With a ``coarse_bank`` (softmax), the iterations far from the optimum
-    average over its few points and stop at a loose tolerance; the fit then
-    continues with ``bank`` to the tight one, so the answer is the optimum
-    of the ELBO of ``bank`` alone.
-    """
-    n_iter = 0
-    theta, data_prec = theta0, data_prec0
-    if coarse_bank is not None:
-        obj = _Objective(problem, prior, kind, coarse_bank)
-        post = _ascend(obj, theta, data_prec, max_iter, _COARSE_RTOL, np.inf)
-        theta, data_prec, n_iter = post.theta, post.data_prec, post.n_iter
+    """Maximise the ELBO from the mean ``theta0`` and data precision ``data_prec0``."""
     obj = _Objective(problem, prior, kind, bank)
-    rest = max(max_iter - n_iter, 1)
-    post = _ascend(obj, theta, data_prec, rest, _ELBO_RTOL, _STEP_RTOL)
-    post.n_iter += n_iter
-    return post
-
-
-def _ascend(
-    obj: _Objective, theta, data_prec, max_iter: int, rtol: float, step_rtol: float
-):
-    """Fixed-point iterations on the precision with Newton steps on the mean,
-    each checked against the ELBO (and halved while it would fall)."""
-    problem, prior, kind = obj.problem, obj.prior, obj.kind
-    coef0, _ = problem.split(theta)
+    coef0, _ = problem.split(theta0)
     d = problem.n_features
     pp = np.zeros((problem.n_rows, problem.D))
     pp[:, :d] = np.maximum(prior.curvature(coef0), 0.0)
     pp = pp.ravel()
+    data_prec = data_prec0
     prec = _total(data_prec, pp)
+    theta = theta0
     cov, logdet, n_eff = obj.invert(prec)
     elbo, grad, h, Xa, pp = obj.evaluate(theta, cov, logdet, n_eff)
     n_iter = 0
@@ -290,7 +265,7 @@ def _ascend(
         elbo, grad, h, Xa, pp = out
         if _TRACE:
             print(n_iter, t, elbo, change, moved)
-        if abs(change) <= rtol * max(1.0, abs(elbo)) and moved <= step_rtol:
+        if abs(change) <= _ELBO_RTOL * max(1.0, abs(elbo)) and moved <= _STEP_RTOL:
             break
     return GaussianPosterior(theta, cov, data_prec, float(elbo), n_iter)
 
