@@ -8,7 +8,9 @@ needs, so that no estimator ever branches on a prior's name:
   ``-log p(w)`` up to a constant; ``gradient(w)`` and ``curvature(w)`` (the
   diagonal of the penalty's Hessian, w-dependent in general);
 * ``log_density(w)`` — the normalised ``log p(w)`` (for evidences);
-* ``torch_penalty(w, inv_scale)`` — the same penalty on a torch tensor;
+* ``torch_penalty(w, inv_scale)`` — the same penalty on a torch tensor, and
+  ``torch_gradient(w, inv_scale)`` its gradient where a closed form exists
+  (None otherwise: the networks then differentiate ``torch_penalty``);
 * ``active(w)`` — where a Laplace approximation of the posterior lives;
 * capability flags: ``conjugate`` (a Gaussian likelihood gives a Gaussian
   posterior in closed form), ``supports_evidence`` (the scale can be set by
@@ -103,6 +105,14 @@ class Prior:
         """
         raise NotImplementedError
 
+    def torch_gradient(self, w: Any, inv_scale: Any) -> Any:
+        """Gradient of :meth:`torch_penalty` in closed form, or None.
+
+        The networks call it at every step; None makes them fall back to
+        differentiating :meth:`torch_penalty` (slower, same answer).
+        """
+        return None
+
     def active(self, w: np.ndarray) -> np.ndarray:
         """Mask of the weights a Laplace approximation is taken over."""
         return np.ones(np.shape(w), dtype=bool)
@@ -135,6 +145,9 @@ class FlatPrior(Prior):
     def torch_penalty(self, w: Any, inv_scale: Any) -> Any:
         return w.new_zeros(())
 
+    def torch_gradient(self, w: Any, inv_scale: Any) -> Any:
+        return w.new_zeros(w.shape)
+
 
 class GaussianPrior(Prior):
     """N(0, σ²) per weight: L2 regularisation, ``C = σ²`` in scikit-learn."""
@@ -159,6 +172,9 @@ class GaussianPrior(Prior):
     def torch_penalty(self, w: Any, inv_scale: Any) -> Any:
         return 0.5 * (w * inv_scale).square().sum()
 
+    def torch_gradient(self, w: Any, inv_scale: Any) -> Any:
+        return w * (inv_scale * inv_scale)
+
 
 class LaplacePrior(Prior):
     """Laplace(0, b) per weight: L1 regularisation, sparse MAP."""
@@ -182,6 +198,9 @@ class LaplacePrior(Prior):
 
     def torch_penalty(self, w: Any, inv_scale: Any) -> Any:
         return (w * inv_scale).abs().sum()
+
+    def torch_gradient(self, w: Any, inv_scale: Any) -> Any:
+        return w.sign() * inv_scale
 
     def active(self, w: np.ndarray) -> np.ndarray:
         # The MAP's exact zeros sit on the kink: the posterior there is not

@@ -65,12 +65,39 @@ def test_laplace_prior_gradient_and_one_layer():
     torch.testing.assert_close(loss, ref.detach(), rtol=1e-12, atol=1e-12)
     for g, r in zip(grads, ref_grads):
         torch.testing.assert_close(g, r, rtol=1e-10, atol=1e-12)
-    # The autograd route (used off the CPU) gives the same.
-    value, auto = penalty._autograd(net.weights())
+    # The routes used off the CPU (closed-form torch gradient; autograd for
+    # a prior without one) give the same.
     value_np, grads_np = penalty.value_and_grads(net.weights())
-    assert abs(float(value) - value_np) < 1e-12
-    for g, r in zip(auto, grads_np):
-        torch.testing.assert_close(g, r, rtol=1e-12, atol=1e-14)
+    for route in (penalty._autograd, penalty._torch):
+        value, other = route(net.weights())
+        assert abs(float(value) - value_np) < 1e-12
+        for g, r in zip(other, grads_np):
+            torch.testing.assert_close(g, r, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("prior_cls", [GaussianPrior, LaplacePrior])
+def test_prior_routes_agree_with_anchors(prior_cls):
+    # Anchored members: the penalty of w - anchor, by every route.
+    net = StochasticMLP(4, (5,), 2, "relu", n_members=3, anchored=True)
+    net.reset_parameters(torch.Generator().manual_seed(0), 0.5, [0.0, 0.5])
+    net = net.double()
+    with torch.no_grad():
+        for w in net.weights():
+            w.add_(torch.randn(w.shape, generator=torch.Generator().manual_seed(1),
+                               dtype=w.dtype))  # fmt: skip
+    penalty = PriorTerm(prior_cls(np.array([1.0, 2.0, 0.5, 1.5])), 7)
+    shifted = [w.detach() - a for w, a in zip(net.weights(), net.anchors())]
+    value_np, grads_np = penalty.value_and_grads(net.weights(), net.anchors())
+    ref = penalty.torch_value([s.requires_grad_(True) for s in shifted])
+    ref_grads = torch.autograd.grad(ref, shifted)
+    assert abs(float(ref.detach()) - value_np) < 1e-12
+    value_t, grads_t = penalty._torch(
+        [w.detach() - a for w, a in zip(net.weights(), net.anchors())]
+    )
+    assert abs(float(value_t) - value_np) < 1e-12
+    for a, b, c in zip(grads_np, grads_t, ref_grads):
+        torch.testing.assert_close(a, c, rtol=1e-12, atol=1e-14)
+        torch.testing.assert_close(b, c, rtol=1e-12, atol=1e-14)
 
 
 def test_adam_step_is_torch_adam():

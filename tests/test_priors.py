@@ -128,6 +128,8 @@ def test_torch_penalty_equals_numpy_penalty(cls):
     w = np.random.default_rng(1).normal(size=(4, 3))
     got = p.torch_penalty(torch.tensor(w), torch.tensor(1.0 / scale))
     assert_allclose(float(got), p.penalty(w), rtol=1e-12)
+    grad = p.torch_gradient(torch.tensor(w), torch.tensor(1.0 / scale))
+    assert_allclose(grad.numpy(), np.broadcast_to(p.gradient(w), w.shape), rtol=1e-12)
 
 
 def test_estimator_constraints_follow_the_registry():

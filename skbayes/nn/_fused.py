@@ -135,9 +135,7 @@ class PriorTerm:
     """``-log prior(weights) / N`` and its gradient, asked of the prior.
 
     The first weight tensor, ``(M, n_features, 2 * width)``, has one prior
-    scale per input feature; the others use the mean scale. On the CPU the
-    prior's own NumPy ``penalty`` / ``gradient`` run on zero-copy views (a
-    few microseconds); elsewhere autograd differentiates ``torch_penalty``.
+    scale per input feature; the others use the mean scale.
 
     Parameters
     ----------
@@ -151,25 +149,57 @@ class PriorTerm:
         self.first = prior
         self.rest = prior.with_scale(np.array([np.mean(prior.scale)]))
         self.factor = 1.0 / n_rows
+        self._inv = None  # the first tensor's 1/scale, per device and dtype
+
+    def _inv_scales(self, like: torch.Tensor):
+        if self._inv is None or (self._inv.device, self._inv.dtype) != (
+            like.device,
+            like.dtype,
+        ):
+            inv = 1.0 / np.asarray(self.first.scale, dtype=np.float64)
+            self._inv = torch.as_tensor(inv, dtype=like.dtype, device=like.device)
+        # Features on the middle axis of (M, n_features, 2 * width).
+        return self._inv[:, None], float(1.0 / self.rest.scale[0])
 
     def value_and_grads(
         self,
         weights: Sequence[torch.Tensor],
         anchors: Sequence[torch.Tensor] | None = None,
     ):
-        """Penalty (a float) and one gradient tensor per weight tensor.
+        """Penalty and one gradient tensor per weight tensor.
 
         With ``anchors`` (anchored members), the prior is centred there: the
-        penalty of ``w - anchor``.
+        penalty of ``w - anchor``. On the CPU the prior's own NumPy
+        ``penalty`` / ``gradient`` run on zero-copy views (cheaper than a
+        dozen small torch operations); elsewhere its closed-form
+        ``torch_gradient`` avoids a host synchronisation, and autograd of
+        ``torch_penalty`` serves a prior without one.
         """
+        weights = [w.detach() for w in weights]
         if anchors is not None:
-            weights = [w.detach() - a for w, a in zip(weights, anchors, strict=True)]
-        if weights[0].device.type != "cpu":
-            return self._autograd(weights)
+            weights = [w - a for w, a in zip(weights, anchors, strict=True)]
+        if weights[0].device.type == "cpu":
+            return self._numpy(weights)
+        return self._torch(weights)
+
+    def _torch(self, weights):
+        first_inv, rest_inv = self._inv_scales(weights[0])
+        grads = []
+        for i, w in enumerate(weights):
+            prior = self.first if i == 0 else self.rest
+            g = prior.torch_gradient(w, first_inv if i == 0 else rest_inv)
+            if g is None:
+                return self._autograd(weights)
+            grads.append(g * self.factor)
+        with torch.no_grad():
+            value = self.torch_value(weights)
+        return value, grads
+
+    def _numpy(self, weights):
         value, grads = 0.0, []
         for i, w in enumerate(weights):
             # Features on the last axis, as the prior's maths expects.
-            a = w.detach().numpy().swapaxes(-1, -2)
+            a = w.numpy().swapaxes(-1, -2)
             prior = self.first if i == 0 else self.rest
             value += prior.penalty(a)
             g = np.asarray(prior.gradient(a), dtype=a.dtype) * self.factor
@@ -183,13 +213,10 @@ class PriorTerm:
 
     def torch_value(self, weights: Sequence[torch.Tensor]) -> torch.Tensor:
         """The penalty as a differentiable torch scalar (the reference)."""
-        inv = torch.as_tensor(
-            1.0 / self.first.scale, dtype=weights[0].dtype, device=weights[0].device
-        )
-        total = self.first.torch_penalty(weights[0], inv[:, None])
-        rest = float(1.0 / self.rest.scale[0])
+        first_inv, rest_inv = self._inv_scales(weights[0])
+        total = self.first.torch_penalty(weights[0], first_inv)
         for w in weights[1:]:
-            total = total + self.rest.torch_penalty(w, rest)
+            total = total + self.rest.torch_penalty(w, rest_inv)
         return total * self.factor
 
 
