@@ -22,7 +22,7 @@ common shift (so the common-mode direction of the parameters adds nothing).
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit, log_expit
+from scipy.special import expit, log_expit, log_softmax
 
 from ._moderation import cov_sqrt, gauss_hermite
 
@@ -56,22 +56,17 @@ def softmax_expectations(mu: np.ndarray, cov: np.ndarray, y: np.ndarray, bank):
     Ep = np.empty((n, K))
     h = np.empty((n, K, K))
     step = max(1, _BLOCK_ELEMENTS // (S * K))
-    idx = np.arange(K)
     for start in range(0, n, step):
         sl = slice(start, start + step)
         L = cov_sqrt(cov_c[sl])
-        # f = μ + L z at every point: one batched product (nb, S, K)
-        F = mu_c[sl, None, :] + np.matmul(bank, L.transpose(0, 2, 1))
-        top = F.max(axis=2, keepdims=True)
-        P = np.exp(F - top)
-        Z = P.sum(axis=2, keepdims=True)
-        P /= Z
-        log_z = np.log(Z[:, :, 0]) + top[:, :, 0]  # logsumexp, (nb, S)
-        rows = np.arange(F.shape[0])
-        ell[sl] = (F[rows, :, y[sl]] - log_z).mean(axis=1)
+        F = mu_c[sl, None, :] + np.einsum("nkj,sj->nsk", L, bank)
+        logp = log_softmax(F, axis=2)
+        rows = np.arange(logp.shape[0])
+        ell[sl] = logp[rows, :, y[sl]].mean(axis=1)
+        P = np.exp(logp)
         Ep[sl] = P.mean(axis=1)
-        # E[diag(p) - p pᵀ]: one batched Gram product
-        h[sl] = np.matmul(P.transpose(0, 2, 1), P) / -S
+        h[sl] = -np.einsum("nsk,nsl->nkl", P, P) / S
+        idx = np.arange(K)
         h[sl, idx, idx] += Ep[sl]
     g = -Ep
     g[np.arange(n), y] += 1.0
