@@ -312,10 +312,10 @@ def predict_table(quick: bool) -> str:
 
 
 # --------------------------------------------------------------- classifier
-def classifier_table(quick: bool) -> str:
+def classifier_table(quick: bool, n_splits: int = 3) -> str:
     sets = [("digits", load_digits), ("wine", load_wine)]
     sets += [("breast_cancer", load_breast_cancer)]
-    seeds = range(1 if quick else 3)
+    seeds = range(1 if quick else n_splits)
     rows = [
         "| data | MLPClassifier log-loss | StochasticMLPClassifier log-loss | "
         "MLPClassifier acc | StochasticMLPClassifier acc | goal met |",
@@ -356,6 +356,9 @@ def main(argv=None) -> int:
         default=["epoch", "defaults", "predict", "classifier"],
         choices=["epoch", "defaults", "predict", "classifier"],
     )
+    parser.add_argument(
+        "--splits", type=int, default=3, help="classifier: stratified 70/30 splits"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     with threadpool_limits(1):
@@ -367,7 +370,8 @@ def main(argv=None) -> int:
         if "predict" in args.only:
             print(predict_table(args.quick), end="\n\n")
         if "classifier" in args.only:
-            print(classifier_table(args.quick))
+            print(f"classifier quality, {args.splits} splits:")
+            print(classifier_table(args.quick, args.splits))
     return 0
 
 
