@@ -225,3 +225,44 @@ def test_random_state_none_leaves_the_global_rng_alone():
     BLR().fit(X, y).predict_proba(X)
     after = np.random.get_state()  # noqa: NPY002
     assert np.array_equal(after[1], before[1]) and after[2] == before[2]
+
+
+# ------------------------------------------- the fit's linear algebra
+@pytest.mark.parametrize(
+    ("n_rows", "fit_intercept"), [(1, True), (3, True), (3, False)]
+)
+def test_fast_products_match_their_definitions(n_rows, fit_intercept):
+    """The symmetric-half logit moments and softmax data precision, and the
+    covariance mapped to the user's units, against direct contractions."""
+    from skbayes.linear._logistic import _cov_to_user
+    from skbayes.linear._map_laplace import _logit_moments, _Problem
+    from skbayes.linear._standardize import to_user
+    from skbayes.linear._variational import _augmented, _data_precision
+
+    rng = np.random.RandomState(4)
+    n, d, K = 30, 5, n_rows
+    D = d + int(fit_intercept)
+    X = rng.standard_normal((n, d))
+    A = rng.standard_normal((K * D, K * D))
+    cov = A @ A.T
+    coef, intercept = rng.standard_normal((K, d)), rng.standard_normal(K)
+    Xa = np.hstack([X, np.ones((n, 1))]) if fit_intercept else X
+    B = np.einsum("nd,kl->nkld", Xa, np.eye(K)).reshape(n, K, K * D)
+    _, Sig = _logit_moments(X, coef, intercept, cov, fit_intercept, True)
+    assert_allclose(Sig, B @ cov @ B.transpose(0, 2, 1), rtol=1e-10, atol=1e-10)
+
+    mean, scale = rng.standard_normal(d), rng.uniform(0.5, 2.0, d)
+    theta = rng.standard_normal(K * D)
+    ref = to_user(theta, cov, mean, scale, K, fit_intercept)
+    fast = _cov_to_user(theta, cov, mean, scale, K, fit_intercept)
+    assert_allclose(fast[0], ref[0], rtol=1e-12)
+    assert_allclose(fast[1], ref[1], rtol=1e-10, atol=1e-10)
+
+    if K > 1:
+        sw = rng.uniform(0.5, 2.0, n)
+        problem = _Problem(X, rng.randint(0, K, n), sw, K, fit_intercept)
+        H = rng.standard_normal((n, K, K))
+        h = H @ H.transpose(0, 2, 1)
+        direct = np.einsum("n,nkl,nd,ne->kdle", sw, h, Xa, Xa).reshape(K * D, K * D)
+        got = _data_precision(problem, h, _augmented(problem), "full")
+        assert_allclose(got, direct, rtol=1e-10, atol=1e-10)
