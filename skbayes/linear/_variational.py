@@ -234,7 +234,7 @@ def fit_variational(
     theta = theta0
     cov, logdet, n_eff = obj.invert(prec)
     elbo, grad, h, Xa, pp = obj.evaluate(theta, cov, logdet, n_eff)
-    n_iter = 0
+    n_iter, t_last = 0, 1.0
     while n_iter < max_iter:
         n_iter += 1
         new_data = _data_precision(problem, h, Xa, kind)
@@ -244,7 +244,9 @@ def fit_variational(
             new_data = (1 - _RHO) * data_prec + _RHO * new_data
         new_cov, new_logdet, new_eff = obj.invert(target)
         step = _newton_direction(problem, target, new_cov, grad, h, Xa, pp)
-        t, out = 1.0, None
+        # start from twice the last accepted step: where the fixed point
+        # oscillates the full step keeps failing, and each trial is a fit pass
+        t, out = min(1.0, 2.0 * t_last), None
         while t > 0.03:
             if t < 1.0:  # damp both the mean step and the precision update
                 new_cov, new_logdet, new_eff = obj.invert((1 - t) * prec + t * target)
@@ -257,6 +259,7 @@ def fit_variational(
             out = None
         if out is None:
             break
+        t_last = t
         change = out[0] - elbo
         moved = np.max(np.abs(cand - theta)) / (1.0 + np.max(np.abs(theta)))
         theta, cov = cand, new_cov
