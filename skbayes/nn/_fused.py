@@ -80,7 +80,9 @@ def loss_and_grads(
             m, s = noises[i].shape[:2]
             h_b = h.expand(m, *h.shape) if h.dim() == 2 else h
             z = torch.baddbmm(layer.bias, h_b, layer.weight)
-            mu, rho = z.split(layer.out_features, dim=-1)
+            # Contiguous halves: softplus and sigmoid on a strided half run
+            # several times slower than a copy followed by the contiguous op.
+            mu, rho = (t.contiguous() for t in z.split(layer.out_features, dim=-1))
             if i == 0:
                 mu, rho = mu.unsqueeze(1), rho.unsqueeze(1)
             else:

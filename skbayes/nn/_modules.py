@@ -177,7 +177,8 @@ class GaussianActivationLayer(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and standard deviation of the pre-activation, ``(M, N, out)``."""
         z = _affine(h, self.weight, self.bias, dtype)
-        mu, rho = z.split(self.out_features, dim=-1)
+        # Contiguous halves: elementwise ops on a strided half are slow.
+        mu, rho = (t.contiguous() for t in z.split(self.out_features, dim=-1))
         return mu, F.softplus(rho) + self.floor
 
     def forward(
