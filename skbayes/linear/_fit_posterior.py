@@ -96,14 +96,13 @@ class PosteriorFit:
 
         log_sigma, _ = maximise_evidence(evaluate)
         # Snap to a lattice in log σ (the bound is flat there to ~1e-3 nats)
-        # and refit, warm from the nearest scale evaluated: the answer is the
-        # optimum of the ELBO at that scale, converged to the fixed tight
-        # tolerance (a weighted row fits like repeats).
+        # and refit from cold: the answer is then a function of the data
+        # alone, not of the search path (a weighted row fits like repeats;
+        # a warm refit broke scikit-learn's sample-weight equivalence check).
         log_sigma = float(np.round(log_sigma / _SNAP) * _SNAP)
         log_sigma = float(np.clip(log_sigma, *LOG_BOUNDS))
         user = prior.with_scale(np.full(scale.shape, np.exp(log_sigma) / s0))
-        near = min(state["warm"], key=lambda k: abs(k - log_sigma))
-        res = self._at(user, _SEARCH_TOL, warm=state["warm"][near], full=True)
+        res = self._at(user, _SEARCH_TOL, warm=None, full=True)
         res.log_sigma = log_sigma
         # the MAP at the chosen scale (the user's tolerance)
         internal = self._internal(res.prior)
