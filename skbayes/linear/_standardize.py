@@ -95,7 +95,7 @@ def to_user(theta, cov, mean, scale, n_rows: int, fit_intercept: bool):
         V = cov.reshape(n_rows, D) @ (T**2).T
         return Th, V.ravel()
     C = cov.reshape(n_rows, D, n_rows, D)
-    C = np.einsum("ad,kdle,be->kalb", T, C, T)
+    C = np.einsum("ad,kdle,be->kalb", T, C, T, optimize=True)  # two GEMMs, not O(K²D⁴)
     if centre:
         C[:, d, :, :] -= C[:, d, :, :].mean(axis=0)
         C[:, :, :, d] -= C[:, :, :, d].mean(axis=2)[:, :, None]
