@@ -56,8 +56,8 @@ for col, (name, f) in enumerate(targets.items()):
         ax.fill_between(grid[:, 0], lo, hi, color="C0", alpha=0.3, label="95% band")
         ax.plot(grid[:, 0], dist.mean, color="C0", label="predictive mean")
         ax.set_title(
-            f"{name}, n_estimators={n_estimators}: epistemic std far/inside "
-            f"{ratio:.1f}x, far coverage {covered:.0%}",
+            f"{name}, n_estimators={n_estimators}\nepistemic std far/inside "
+            f"{ratio:.1f}x, 95% coverage far away {covered:.0%}",
             fontsize=9,
         )
         ax.set_ylim(-12, 12)
