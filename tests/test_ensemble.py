@@ -10,7 +10,9 @@ import scipy.sparse as sp
 
 torch = pytest.importorskip("torch")
 
-from skbayes import StochasticMLPClassifier, StochasticMLPRegressor  # noqa: E402
+from _nets import make_net, toy_data  # noqa: E402
+
+from skbayes import StochasticMLPRegressor  # noqa: E402
 from skbayes.nn import _base  # noqa: E402
 from skbayes.nn._modules import StochasticMLP  # noqa: E402
 from skbayes.nn._training import Seeds  # noqa: E402
@@ -24,16 +26,12 @@ KW = dict(
 )
 
 
-def _data(n=150, d=3, seed=0):
-    rng = np.random.RandomState(seed)
-    X = rng.randn(n, d)
-    f = X @ rng.randn(d)
-    return X, f + 0.3 * rng.randn(n), np.where(f > 0, "yes", "no")
+def _data():
+    return toy_data(n=150)
 
 
 def _make(kind, **kw):
-    cls = StochasticMLPRegressor if kind == "reg" else StochasticMLPClassifier
-    return cls(**{**KW, **kw})
+    return make_net(kind, KW, **kw)
 
 
 def _fit(est, X, y, **kw):

@@ -11,7 +11,9 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 torch = pytest.importorskip("torch")
 
-from skbayes import StochasticMLPClassifier, StochasticMLPRegressor  # noqa: E402
+from _nets import make_net, toy_data  # noqa: E402
+
+from skbayes import StochasticMLPRegressor  # noqa: E402
 from skbayes.nn._base import BaseStochasticMLP  # noqa: E402
 
 KW = dict(
@@ -23,16 +25,11 @@ KW = dict(
 )
 
 
-def _data(n=120, d=3, seed=0):
-    rng = np.random.RandomState(seed)
-    X = rng.randn(n, d)
-    f = X @ rng.randn(d)
-    return X, f + 0.3 * rng.randn(n), np.where(f > 0, "yes", "no")
+_data = toy_data
 
 
 def _make(kind, **kw):
-    cls = StochasticMLPRegressor if kind == "reg" else StochasticMLPClassifier
-    return cls(**{**KW, **kw})
+    return make_net(kind, KW, **kw)
 
 
 def _target(kind, y, labels):
