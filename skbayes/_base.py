@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-from scipy import stats
 from sklearn.base import RegressorMixin
 
 # Where the API pages are published; the stubs are docs/generated/skbayes.<Name>.rst.
@@ -73,15 +71,3 @@ class PredictiveRegressorMixin(DocLinkMixin, RegressorMixin):
             GaussianProcessRegressor.sample_y`.
         """
         return self.predict_dist(X).sample(n_samples, random_state=random_state).T
-
-
-def gaussian_interval(
-    mean: np.ndarray, std: np.ndarray, confidence: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Central ``confidence`` interval of independent Gaussian marginals."""
-    confidence = float(confidence)
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(
-            f"confidence must be in the open interval (0, 1); got {confidence}."
-        )
-    return stats.norm.interval(confidence, loc=mean, scale=std)

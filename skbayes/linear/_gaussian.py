@@ -20,8 +20,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .._base import PredictiveRegressorMixin, gaussian_interval
-from .._distribution import Normal
+from .._base import PredictiveRegressorMixin
+from .._distribution import Normal, central_interval
 from .._priors import PRIOR_PARAMETER_CONSTRAINTS, PRIORS, Prior, resolve_prior
 from .._validation import check_sample_weight
 from ._ard import _solve_ard
@@ -525,12 +525,8 @@ class GaussianLinearRegression(PredictiveRegressorMixin, BaseEstimator):
         check_is_fitted(self)
         kx, ky = self._exps
         std = np.ldexp(np.sqrt(self._post.coef_var()), ky - kx)
-        # scipy answers NaN for a zero std (Laplace prior, inactive features)
-        point = std == 0
-        lower, upper = gaussian_interval(
-            self.coef_, np.where(point, 1.0, std), confidence
-        )
-        return np.where(point, self.coef_, lower), np.where(point, self.coef_, upper)
+        # A zero std (Laplace prior, inactive features) gives [coef, coef].
+        return central_interval(self.coef_, std, confidence)
 
     def sample_y(self, X, n_samples=1, random_state=None):
         """Draw targets from the joint posterior predictive distribution.

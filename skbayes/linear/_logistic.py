@@ -17,8 +17,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._base import DocLinkMixin, gaussian_interval
-from .._distribution import Normal
+from .._base import DocLinkMixin
+from .._distribution import Normal, central_interval
 from .._priors import PRIOR_PARAMETER_CONSTRAINTS, resolve_prior
 from .._validation import check_sample_weight
 from ._fit_posterior import PosteriorFit, class_weights
@@ -581,11 +581,8 @@ class BayesianLogisticRegression(DocLinkMixin, ClassifierMixin, BaseEstimator):
         d = self.coef_.shape[1]
         std = self._param_std()[:, :d]
         centre = self.posterior_mean_.reshape(self.coef_.shape[0], -1)[:, :d]
-        safe = np.where(std > 0, std, 1.0)
-        lo, hi = gaussian_interval(centre, safe, confidence)
-        lo = np.where(std > 0, lo, centre)
-        hi = np.where(std > 0, hi, centre)
-        return lo, hi
+        # A zero std is a point mass: the interval is [centre, centre].
+        return central_interval(centre, std, confidence)
 
     def sample_posterior(self, n_samples=1, random_state=None):
         """Draw parameters from the (Gaussian) approximate posterior.
