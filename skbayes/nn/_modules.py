@@ -336,22 +336,13 @@ class StochasticMLP(nn.Module):
         order) comes from ``generator[m]`` alone.
         """
         device = self.out_weight.device if device is None else device
-
-        def draw(shape, gen):
-            return torch.randn(shape, generator=gen, dtype=dtype, device=device)
-
-        if isinstance(generator, torch.Generator):
-            return [
-                draw((self.n_members, n_samples, n_rows, w), generator)
-                for w in self.widths
-            ]
         noises = [
             torch.empty((self.n_members, n_samples, n_rows, w), dtype=dtype,
                         device=device)
             for w in self.widths
         ]  # fmt: skip
-        # Each member's slices filled in place (as randn would, without a
-        # stack copy), member by member, layer by layer.
+        # Filled in place (as randn would, without a stack copy): by one
+        # generator layer by layer, or member by member, layer by layer.
         for m, gen in _per_member(generator, self.n_members):
             for z in noises:
                 z[m].normal_(generator=gen)
