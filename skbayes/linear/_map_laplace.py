@@ -31,6 +31,16 @@ from ._logistic_loss import (
 )
 
 
+def _lbfgs_options(max_iter: int, tol: float) -> dict:
+    """L-BFGS-B settings of both MAP solvers: the gradient test decides."""
+    return {
+        "maxiter": max_iter,
+        "maxls": 50,
+        "gtol": tol,
+        "ftol": 64 * np.finfo(float).eps,
+    }
+
+
 class _Problem:
     """The data of one fit and the MAP / Laplace computations on it."""
 
@@ -107,12 +117,7 @@ class _Problem:
             theta0,
             method="L-BFGS-B",
             jac=True,
-            options={
-                "maxiter": max_iter,
-                "maxls": 50,
-                "gtol": tol,
-                "ftol": 64 * np.finfo(float).eps,
-            },
+            options=_lbfgs_options(max_iter, tol),
         )
         return res.x, self._check_result(res, max_iter)
 
@@ -149,12 +154,7 @@ class _Problem:
             method="L-BFGS-B",
             jac=True,
             bounds=bounds,
-            options={
-                "maxiter": max_iter,
-                "maxls": 50,
-                "gtol": tol,
-                "ftol": 64 * np.finfo(float).eps,
-            },
+            options=_lbfgs_options(max_iter, tol),
         )
         u, v, b = unpack(res.x)
         coef = u - v  # exact zeros where both parts sit on their bound
