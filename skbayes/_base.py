@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sklearn.base import RegressorMixin
+import numpy as np
+from sklearn.base import ClassifierMixin, RegressorMixin
 
 # Where the API pages are published; the stubs are docs/generated/skbayes.<Name>.rst.
 DOC_LINK_TEMPLATE = (
@@ -71,3 +72,31 @@ class PredictiveRegressorMixin(DocLinkMixin, RegressorMixin):
             GaussianProcessRegressor.sample_y`.
         """
         return self.predict_dist(X).sample(n_samples, random_state=random_state).T
+
+
+class PredictiveClassifierMixin(DocLinkMixin, ClassifierMixin):
+    """``predict`` as the most probable class under ``predict_proba``.
+
+    ``predict`` takes the row-wise argmax of ``_class_scores``: the
+    probabilities by default; a model that computes log probabilities
+    directly returns those, so the argmax skips a round trip through ``exp``
+    (which could merge two near-tied classes).
+    """
+
+    def _class_scores(self, X):
+        """Per-row scores ordered as the class probabilities, ``(n, n_classes)``."""
+        return self.predict_proba(X)
+
+    def predict(self, X):
+        """Most probable class under :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        scores = self._class_scores(X)
+        return self.classes_[np.argmax(scores, axis=1)]

@@ -10,14 +10,14 @@ from typing import ClassVar
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import log_expit, log_softmax
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._base import DocLinkMixin
+from .._base import PredictiveClassifierMixin
 from .._distribution import Normal, central_interval
 from .._priors import PRIOR_PARAMETER_CONSTRAINTS, resolve_prior
 from .._validation import check_sample_weight
@@ -73,7 +73,7 @@ def _require_covariance(est, method: str) -> None:
         )
 
 
-class BayesianLogisticRegression(DocLinkMixin, ClassifierMixin, BaseEstimator):
+class BayesianLogisticRegression(PredictiveClassifierMixin, BaseEstimator):
     """Bayesian logistic (binary) and softmax (multiclass) regression.
 
     The weights get a Gaussian or Laplace prior (the intercept a flat one).
@@ -511,19 +511,9 @@ class BayesianLogisticRegression(DocLinkMixin, ClassifierMixin, BaseEstimator):
             return lp[:, 1] - lp[:, 0]
         return lp
 
-    def predict(self, X):
-        """Most probable class under :meth:`predict_proba`.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-        """
-        log_proba = self._log_proba(X)
-        return self.classes_[np.argmax(log_proba, axis=1)]
+    def _class_scores(self, X):
+        # predict's argmax on the log probabilities, as computed
+        return self._log_proba(X)
 
     def predict_dist(self, X):
         """Gaussian over the latent logit(s) under the approximate posterior.

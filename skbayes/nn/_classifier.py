@@ -7,12 +7,12 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.base import _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 
-from .._base import DocLinkMixin
+from .._base import PredictiveClassifierMixin
 from ._base import BaseStochasticMLP
 from ._heads import CategoricalHead
 from ._moments import classification_proba
@@ -20,7 +20,7 @@ from ._moments import classification_proba
 __all__ = ["StochasticMLPClassifier"]
 
 
-class StochasticMLPClassifier(DocLinkMixin, ClassifierMixin, BaseStochasticMLP):
+class StochasticMLPClassifier(PredictiveClassifierMixin, BaseStochasticMLP):
     """Neural network classifier with Gaussian activations.
 
     The classification twin of :class:`StochasticMLPRegressor`: each hidden
@@ -354,20 +354,6 @@ class StochasticMLPClassifier(DocLinkMixin, ClassifierMixin, BaseStochasticMLP):
         """
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
-
-    def predict(self, X):
-        """Most probable class under :meth:`predict_proba`.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-        """
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
 
 
 _TINY: Real = float(np.finfo(np.float32).tiny)
