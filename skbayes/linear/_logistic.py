@@ -33,6 +33,7 @@ from ._moderation import (
     probit_softmax_log_proba,
     quadrature_binary_log_proba,
 )
+from ._restore import _restore_on_error
 from ._separation import is_separable
 from ._standardize import standardize, to_user, transform
 
@@ -291,17 +292,11 @@ class BayesianLogisticRegression(PredictiveClassifierMixin, BaseEstimator):
         self : object
             Fitted estimator.
         """
-        # A failed fit must leave an already fitted model as it was.
-        saved = dict(self.__dict__)
-        try:
-            # Warnings from the solvers are re-issued at the caller's line.
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                self._fit(X, y, sample_weight)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            raise
+        # A failed fit leaves an already fitted model as it was; warnings from
+        # the solvers are re-issued at the caller's line.
+        with _restore_on_error(self), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            self._fit(X, y, sample_weight)
         for w in caught:
             warnings.warn(w.message, w.category, stacklevel=3)
         return self
