@@ -38,16 +38,22 @@ __all__ = [
 #: Confidence levels used when ``confidence_levels=None``.
 DEFAULT_CONFIDENCE_LEVELS = np.linspace(0.05, 0.95, 19)
 
+# The metrics share their signatures and so their checks: the inputs are
+# checked by _check_reg_inputs, the keywords here.
+_SCORE_PARAMS = {
+    "y_true": "no_validation",
+    "mu": "no_validation",
+    "sigma": "no_validation",
+    "sample_weight": ["array-like", None],
+}
+_INTERVAL_PARAMS = {
+    **_SCORE_PARAMS,
+    "confidence": [Interval(Real, 0, 1, closed="neither")],
+}
+_CURVE_PARAMS = {**_SCORE_PARAMS, "confidence_levels": ["array-like", None]}
 
-@validate_params(
-    {
-        "y_true": "no_validation",
-        "mu": "no_validation",
-        "sigma": "no_validation",
-        "sample_weight": ["array-like", None],
-    },
-    prefer_skip_nested_validation=True,
-)
+
+@validate_params(_SCORE_PARAMS, prefer_skip_nested_validation=True)
 def gaussian_nll(y_true, mu, sigma=None, *, sample_weight=None) -> float:
     """Mean negative log predictive density of Gaussian predictions.
 
@@ -90,15 +96,7 @@ def gaussian_nll(y_true, mu, sigma=None, *, sample_weight=None) -> float:
     return _weighted_mean(per_sample, sample_weight)
 
 
-@validate_params(
-    {
-        "y_true": "no_validation",
-        "mu": "no_validation",
-        "sigma": "no_validation",
-        "sample_weight": ["array-like", None],
-    },
-    prefer_skip_nested_validation=True,
-)
+@validate_params(_SCORE_PARAMS, prefer_skip_nested_validation=True)
 def crps_gaussian(y_true, mu, sigma=None, *, sample_weight=None) -> float:
     """Mean continuous ranked probability score of Gaussian predictions.
 
@@ -146,16 +144,6 @@ def crps_gaussian(y_true, mu, sigma=None, *, sample_weight=None) -> float:
     )
     per_sample = np.where(positive, crps, abs_err)
     return _weighted_mean(per_sample, sample_weight)
-
-
-# The interval metrics share their signature and its checks.
-_INTERVAL_PARAMS = {
-    "y_true": "no_validation",
-    "mu": "no_validation",
-    "sigma": "no_validation",
-    "confidence": [Interval(Real, 0, 1, closed="neither")],
-    "sample_weight": ["array-like", None],
-}
 
 
 @validate_params(_INTERVAL_PARAMS, prefer_skip_nested_validation=True)
@@ -266,16 +254,7 @@ def pit(y_true, mu, sigma=None) -> np.ndarray:
     return stats.norm.cdf(standardize(y_true, mu, sigma))
 
 
-@validate_params(
-    {
-        "y_true": "no_validation",
-        "mu": "no_validation",
-        "sigma": "no_validation",
-        "confidence_levels": ["array-like", None],
-        "sample_weight": ["array-like", None],
-    },
-    prefer_skip_nested_validation=True,
-)
+@validate_params(_CURVE_PARAMS, prefer_skip_nested_validation=True)
 def interval_calibration_curve(
     y_true, mu, sigma=None, *, confidence_levels=None, sample_weight=None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -323,16 +302,7 @@ def interval_calibration_curve(
     return expected, observed
 
 
-@validate_params(
-    {
-        "y_true": "no_validation",
-        "mu": "no_validation",
-        "sigma": "no_validation",
-        "confidence_levels": ["array-like", None],
-        "sample_weight": ["array-like", None],
-    },
-    prefer_skip_nested_validation=True,
-)
+@validate_params(_CURVE_PARAMS, prefer_skip_nested_validation=True)
 def regression_calibration_error(
     y_true, mu, sigma=None, *, confidence_levels=None, sample_weight=None
 ) -> float:
