@@ -354,7 +354,16 @@ def regression_calibration_error(
         confidence_levels=confidence_levels,
         sample_weight=sample_weight,
     )
-    return float(np.mean(np.abs(observed - expected)))
+    return _curve_error(expected, observed)
+
+
+def _curve_error(expected, observed) -> float:
+    """Mean distance of a coverage curve from the diagonal, ``mean |o - e|``.
+
+    Also ``IntervalCalibrationDisplay.calibration_error``, so that the plot
+    and the metric report the same number.
+    """
+    return float(np.mean(np.abs(np.asarray(observed) - np.asarray(expected))))
 
 
 def _inside(abs_dev: np.ndarray, sigma: np.ndarray, level: float) -> np.ndarray:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from .._meta import predict_dist
-from ..metrics._regression import interval_calibration_curve
+from ..metrics._regression import _curve_error, interval_calibration_curve
 from ._matplotlib import _get_ax
 
 __all__ = ["IntervalCalibrationDisplay"]
@@ -71,9 +69,7 @@ class IntervalCalibrationDisplay:
 
     @property
     def calibration_error(self) -> float:
-        return float(
-            np.mean(np.abs(np.asarray(self.observed) - np.asarray(self.expected)))
-        )
+        return _curve_error(self.expected, self.observed)
 
     def plot(self, ax=None, *, name=None, ref_line=True, **kwargs):
         """Draw the plot.
