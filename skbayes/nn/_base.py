@@ -374,8 +374,8 @@ class BaseStochasticMLP(BaseEstimator):
         )
         if sp.issparse(X):
             perm_np = perm.cpu().numpy()
-        tp = target[perm]
-        wp = None if w is None else w[perm]
+        tp = _take_rows(target, perm)
+        wp = None if w is None else _take_rows(w, perm)
         total = torch.zeros((), dtype=torch.float64, device=device)
         for b0 in range(0, n, block):
             b1 = min(n, b0 + block)
@@ -389,7 +389,7 @@ class BaseStochasticMLP(BaseEstimator):
             else:
                 # One gather per block (bounded memory: the block is sized by
                 # the noise), contiguous minibatches after.
-                x_batches = X[perm[:, b0:b1]].split(batch, dim=1)
+                x_batches = _take_rows(X, perm[:, b0:b1]).split(batch, dim=1)
             t_batches = tp[:, b0:b1].split(batch, dim=1)
             w_batches = (
                 [None] * len(rows) if wp is None else wp[:, b0:b1].split(batch, dim=1)
@@ -570,6 +570,15 @@ def _sparse_batch(X, idx: np.ndarray, device: str) -> torch.Tensor:
 def _to_device(X, device: str):
     """Dense X as a float32 tensor; sparse X stays a scipy CSR matrix."""
     return X.tocsr() if sp.issparse(X) else _as_tensor(X, device)
+
+
+def _take_rows(a: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """``a[idx]`` for a 2-D ``idx`` (members × rows), as ``(M, B, ...)``.
+
+    ``index_select`` on the flattened index: several times faster on the CPU
+    than advanced indexing with a 2-D index.
+    """
+    return a.index_select(0, idx.reshape(-1)).view(*idx.shape, *a.shape[1:])
 
 
 def _noise_bank(seed: int, n_samples: int, module: StochasticMLP, dtype):

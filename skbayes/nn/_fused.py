@@ -73,58 +73,69 @@ def loss_and_grads(
         The prior's term ``-log prior(weights) / N``.
     """
     with torch.no_grad():
-        n_rows = x.shape[-2]  # x is (R, d), or (M, R, d) per member
-        h = x
+        m, s, n_rows = noises[0].shape[:3]
+        # Feature-major activations, (M, width, S·R): the products are W^T h^T
+        # (W and x are used as transposed views, no copies), so the skinny
+        # output layer (2 outputs) is a wide product, several times faster
+        # than h W, and the μ and ρ halves are contiguous blocks.
+        h_t = x.transpose(-1, -2)
+        if h_t.dim() == 2:
+            h_t = h_t.expand(m, *h_t.shape)
         cache = []
         for i, layer in enumerate(module.hidden):
-            m, s = noises[i].shape[:2]
-            h_b = h.expand(m, *h.shape) if h.dim() == 2 else h
-            z = torch.baddbmm(layer.bias, h_b, layer.weight)
-            # Contiguous halves: softplus and sigmoid on a strided half run
-            # several times slower than a copy followed by the contiguous op.
-            mu, rho = (t.contiguous() for t in z.split(layer.out_features, dim=-1))
-            if i == 0:
-                mu, rho = mu.unsqueeze(1), rho.unsqueeze(1)
-            else:
-                mu, rho = mu.view(m, s, n_rows, -1), rho.view(m, s, n_rows, -1)
-            a = torch.addcmul(mu, F.softplus(rho).add_(layer.floor), noises[i])
+            width = layer.out_features
+            z_t = torch.baddbmm(
+                layer.bias.transpose(1, 2), layer.weight.transpose(1, 2), h_t
+            )
+            # (M, width, 1, R) for the first layer (shared by the draws), else
+            # (M, width, S, R).
+            mu_t = z_t[:, :width].view(m, width, -1, n_rows)
+            rho_t = z_t[:, width:].view(m, width, -1, n_rows)
+            noise_t = noises[i].permute(0, 3, 1, 2)
+            a = mu_t.new_empty((m, width, s, n_rows))
+            torch.addcmul(mu_t, F.softplus(rho_t).add_(layer.floor), noise_t, out=a)
             out = _ACT[layer.activation](a)
-            cache.append((h_b, rho, a, out))
-            h = out.view(m, -1, layer.out_features)
-        out = torch.baddbmm(module.out_bias, h, module.out_weight)
-        out = out.view(m, s, n_rows, -1)
-        loss, d_out = head.nll_and_grad(out, target, weight)
+            cache.append((h_t, rho_t, noise_t, a, out))
+            h_t = out.view(m, width, s * n_rows)
+        out_t = torch.baddbmm(
+            module.out_bias.transpose(1, 2), module.out_weight.transpose(1, 2), h_t
+        )
+        # The head reads (M, S, R, outputs): a view, whose gradient comes back
+        # in the same memory order.
+        loss, d_out = head.nll_and_grad(
+            out_t.view(m, -1, s, n_rows).permute(0, 2, 3, 1), target, weight
+        )
 
         # Backward.
-        g = d_out.view(m, -1, d_out.shape[-1])
-        grads = [torch.bmm(h.transpose(1, 2), g), g.sum(1, keepdim=True)]
-        dh = torch.bmm(g, module.out_weight.transpose(1, 2))
+        g_t = d_out.permute(0, 3, 1, 2).reshape(m, -1, s * n_rows)
+        d_w_out = torch.bmm(g_t, h_t.transpose(1, 2)).transpose(1, 2).contiguous()
+        grads = [d_w_out, g_t.sum(-1).unsqueeze(1)]
+        dh_t = torch.bmm(module.out_weight, g_t)
         for i in range(len(module.hidden) - 1, -1, -1):
             layer = module.hidden[i]
-            h_in, rho, a, out = cache[i]
-            # [∂L/∂μ, ∂L/∂ρ] written into the halves of one buffer (no cat).
+            h_in_t, rho_t, noise_t, a, out = cache[i]
             width = layer.out_features
-            dz = a.new_empty((*a.shape[:-1], 2 * width))  # (M, S, R, 2H)
+            # [∂L/∂μ; ∂L/∂ρ] written into the halves of one buffer (no cat).
+            dz = a.new_empty((m, 2 * width, s, n_rows))
             if layer.activation == "relu":
                 # relu's own backward kernel: several times faster on the
                 # CPU than multiplying by a boolean mask.
                 da = torch.ops.aten.threshold_backward.grad_input(
-                    dh.view(a.shape), out, 0.0, grad_input=dz[..., :width]
+                    dh_t.view(a.shape), out, 0.0, grad_input=dz[:, :width]
                 )
             else:
-                da = torch.mul(dh.view(a.shape), _act_grad(layer.activation, a, out),
-                               out=dz[..., :width])  # fmt: skip
-            torch.mul(da, noises[i], out=dz[..., width:])
-            dz[..., width:].mul_(torch.sigmoid(rho))
-            # The first layer's μ and σ are shared by the draws.
+                da = torch.mul(dh_t.view(a.shape), _act_grad(layer.activation, a, out),
+                               out=dz[:, :width])  # fmt: skip
+            torch.mul(da, noise_t, out=dz[:, width:])
+            dz[:, width:].mul_(torch.sigmoid(rho_t))
             if i > 0:
-                dz = dz.view(dz.shape[0], -1, dz.shape[-1])
+                dz = dz.view(m, 2 * width, s * n_rows)
             else:
-                dz = dz[:, 0] if dz.shape[1] == 1 else dz.sum(1)
-            d_w = torch.bmm(h_in.transpose(1, 2), dz)
-            grads[:0] = [d_w, dz.sum(1, keepdim=True)]
+                # The first layer's μ and σ are shared by the draws.
+                dz = dz[:, :, 0] if s == 1 else dz.sum(2)
+            grads[:0] = [torch.bmm(h_in_t, dz.transpose(1, 2)), dz.sum(-1).unsqueeze(1)]
             if i > 0:
-                dh = torch.bmm(dz, layer.weight.transpose(1, 2))
+                dh_t = torch.bmm(layer.weight, dz)
     if penalty is not None:
         value, extra = penalty.value_and_grads(module.weights(), module.anchors())
         for j, e in enumerate(extra):
@@ -177,11 +188,11 @@ class PriorTerm:
         ``torch_gradient`` avoids a host synchronisation, and autograd of
         ``torch_penalty`` serves a prior without one.
         """
+        if weights[0].device.type == "cpu":
+            return self._numpy(weights, anchors)
         weights = [w.detach() for w in weights]
         if anchors is not None:
             weights = [w - a for w, a in zip(weights, anchors, strict=True)]
-        if weights[0].device.type == "cpu":
-            return self._numpy(weights)
         return self._torch(weights)
 
     def _torch(self, weights):
@@ -197,11 +208,14 @@ class PriorTerm:
             value = self.torch_value(weights)
         return value, grads
 
-    def _numpy(self, weights):
+    def _numpy(self, weights, anchors=None):
         value, grads = 0.0, []
         for i, w in enumerate(weights):
+            a = w.detach().numpy()
+            if anchors is not None:
+                a = a - anchors[i].numpy()
             # Features on the last axis, as the prior's maths expects.
-            a = w.numpy().swapaxes(-1, -2)
+            a = a.swapaxes(-1, -2)
             prior = self.first if i == 0 else self.rest
             value += prior.penalty(a)
             g = np.asarray(prior.gradient(a), dtype=a.dtype) * self.factor

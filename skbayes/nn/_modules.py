@@ -336,8 +336,10 @@ class StochasticMLP(nn.Module):
         order) comes from ``generator[m]`` alone.
         """
         device = self.out_weight.device if device is None else device
+        # Stored feature-major, (M, width, S, n_rows), the layout training
+        # reads (a minibatch of rows is then a run of contiguous memory).
         noises = [
-            torch.empty((self.n_members, n_samples, n_rows, w), dtype=dtype,
+            torch.empty((self.n_members, w, n_samples, n_rows), dtype=dtype,
                         device=device)
             for w in self.widths
         ]  # fmt: skip
@@ -346,7 +348,7 @@ class StochasticMLP(nn.Module):
         for m, gen in _per_member(generator, self.n_members):
             for z in noises:
                 z[m].normal_(generator=gen)
-        return noises
+        return [z.permute(0, 2, 3, 1) for z in noises]
 
     def forward(
         self,
@@ -382,7 +384,8 @@ class StochasticMLP(nn.Module):
             else:
                 mu, sigma = (t.view(m, s, n_rows, -1) for t in layer.moments(h, dtype))
             a = torch.addcmul(mu, sigma, noise)
-            h = ACTIVATIONS[layer.activation](a).view(m, -1, layer.out_features)
+            # reshape: ``a`` takes the memory order of ``noise``.
+            h = ACTIVATIONS[layer.activation](a).reshape(m, -1, layer.out_features)
         out = _affine(h, self.out_weight, self.out_bias, dtype)
         return out.view(out.shape[0], -1, n_rows, out.shape[-1])
 
