@@ -9,8 +9,11 @@ wall time of an idle machine). Tables print ratios skbayes / peer.
 * **epoch**: one training epoch, n=10,000 × 10, one hidden layer of 50,
   batch 200: one network (regressor vs ``MLPRegressor``, classifier vs
   ``MLPClassifier``, goal ≤ 1.5×), the default five batched anchored members
-  vs one network (goal ≤ 2×), beside a plain torch autograd loop of the same
-  network (the floor a straightforward implementation reaches).
+  vs one member (``n_estimators=1``, all else the same; goal ≤ 2×) and vs one
+  plain network, beside a plain torch autograd loop of the same network (the
+  floor a straightforward implementation reaches). The runs are interleaved
+  in rounds and the ratios are medians of per-round ratios: this machine's
+  speed drifts too much for ratios of separate bests.
 * **defaults end to end**: ``StochasticMLPRegressor()`` (five members) vs
   ``MLPRegressor()`` on the showcase's 1-D heteroscedastic data (2,000 rows),
   with test NLL (goal ≤ 5×), and one network beside it.
@@ -84,7 +87,8 @@ def header() -> str:
         f"{platform.platform()}\npython {platform.python_version()}, numpy "
         f"{np.__version__}, scikit-learn {sklearn.__version__}, torch "
         f"{torch.__version__} ({torch.get_num_threads()} thread), skbayes "
-        f"{skbayes.__version__}\nBLAS: {blas}\ntimes: CPU seconds, best of 3"
+        f"{skbayes.__version__}\nBLAS: {blas}\ntimes: CPU seconds, best of 3 "
+        "(epochs: see their table)"
     )
 
 
@@ -96,17 +100,43 @@ def _epoch_data(n=10_000, d=10, seed=0):
     return X, f + 0.3 * rng.randn(n), (f > np.median(f)).astype(int)
 
 
-def _per_epoch(make, X, y, n_epochs):
+def _fit_epochs(make, X, y, n_epochs):
+    """A function that fits ``make(n_epochs)`` on ``(X, y)``."""
+
     def run():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             make(n_epochs).fit(X, y)
 
-    return best_of(run) / n_epochs
+    return run
 
 
-def plain_torch_epoch(X, y, n_epochs, seed=0) -> float:
-    """A straightforward autograd loop of the same network and loss."""
+def interleaved(runs: dict, n_rounds: int) -> dict:
+    """CPU seconds of each run in each of ``n_rounds`` rounds, runs interleaved.
+
+    On a shared machine the speed drifts by tens of percent within a minute;
+    ratios taken within one round, where the runs are seconds apart, are far
+    steadier than ratios of separate bests.
+    """
+    for run in runs.values():
+        run()  # warm-up
+    times = {name: [] for name in runs}
+    for _ in range(n_rounds):
+        for name, run in runs.items():
+            t0 = time.process_time()
+            run()
+            times[name].append(time.process_time() - t0)
+    return {name: np.array(t) for name, t in times.items()}
+
+
+def ratio_text(num: np.ndarray, den: np.ndarray) -> str:
+    """Median of the per-round ratios, with their range."""
+    r = num / den
+    return f"{np.median(r):.2f}× [{r.min():.2f}–{r.max():.2f}]"
+
+
+def plain_torch_epoch(X, y, n_epochs, seed=0):
+    """A straightforward autograd loop of the same network and loss (a run)."""
     head = GaussianHead(1)
     gen = torch.Generator().manual_seed(seed)
     net = StochasticMLP(X.shape[1], (50,), head.n_outputs)
@@ -127,57 +157,76 @@ def plain_torch_epoch(X, y, n_epochs, seed=0) -> float:
                 loss.backward()
                 opt.step()
 
-    return best_of(run) / n_epochs
+    return run
 
 
 def epoch_table(quick: bool) -> str:
     X, y, labels = _epoch_data()
-    n_epochs = 3 if quick else 10
+    n_epochs, n_rounds = (3, 2) if quick else (10, 7)
     common = dict(hidden_layer_sizes=(50,), batch_size=200, random_state=0)
     ours = dict(early_stopping=False, n_iter_no_change=np.inf, **common)
-    one = dict(n_estimators=1, anchored=False, **ours)
+    member = dict(n_estimators=1, **ours)  # one anchored member, else defaults
+    plain = dict(member, anchored=False)
     theirs = dict(tol=0.0, n_iter_no_change=10**6, **common)
 
     def reg(**kw):
-        return _per_epoch(
+        return _fit_epochs(
             lambda e: StochasticMLPRegressor(max_iter=e, **kw), X, y, n_epochs
         )
 
     def clf(**kw):
-        return _per_epoch(
+        return _fit_epochs(
             lambda e: StochasticMLPClassifier(max_iter=e, **kw), X, labels, n_epochs
         )
 
-    t = {
-        "reg": reg(**one),
-        "reg5": reg(**ours),
-        "mlp_reg": _per_epoch(
-            lambda e: MLPRegressor(max_iter=e, **theirs), X, y, n_epochs
-        ),
-        "clf": clf(**one),
-        "clf5": clf(**ours),
-        "mlp_clf": _per_epoch(
-            lambda e: MLPClassifier(max_iter=e, **theirs), X, labels, n_epochs
-        ),
-        "plain": plain_torch_epoch(X, y, n_epochs),
-    }
+    t = interleaved(
+        {
+            "reg": reg(**plain),
+            "reg1": reg(**member),
+            "reg5": reg(**ours),
+            "mlp_reg": _fit_epochs(
+                lambda e: MLPRegressor(max_iter=e, **theirs), X, y, n_epochs
+            ),
+            "clf": clf(**plain),
+            "clf1": clf(**member),
+            "clf5": clf(**ours),
+            "mlp_clf": _fit_epochs(
+                lambda e: MLPClassifier(max_iter=e, **theirs), X, labels, n_epochs
+            ),
+            "plain": plain_torch_epoch(X, y, n_epochs),
+        },
+        n_rounds,
+    )
+
+    def ms(name):
+        return f"{1e3 * np.median(t[name]) / n_epochs:.1f}"
+
     rows = [
+        f"{n_rounds} interleaved rounds of {n_epochs} epochs; ms per epoch: median; "
+        "ratios: median of the rounds' ratios [range]",
+        "",
         "| one epoch (10,000 × 10, (50,), batch 200) | ms | ratio to peer |",
         "|---|---|---|",
-        f"| StochasticMLPRegressor, one network | {1e3 * t['reg']:.1f} | "
-        f"{t['reg'] / t['mlp_reg']:.2f}× MLPRegressor (goal ≤ {EPOCH_GOAL}) |",
-        f"| StochasticMLPRegressor, 5 anchored members (default) | "
-        f"{1e3 * t['reg5']:.1f} | {t['reg5'] / t['reg']:.2f}× one network "
-        f"(goal ≤ {MEMBERS_GOAL}); {t['reg5'] / t['mlp_reg']:.2f}× MLPRegressor |",
-        f"| MLPRegressor | {1e3 * t['mlp_reg']:.1f} | 1 |",
-        f"| StochasticMLPClassifier, one network | {1e3 * t['clf']:.1f} | "
-        f"{t['clf'] / t['mlp_clf']:.2f}× MLPClassifier (goal ≤ {EPOCH_GOAL}) |",
-        f"| StochasticMLPClassifier, 5 anchored members (default) | "
-        f"{1e3 * t['clf5']:.1f} | {t['clf5'] / t['clf']:.2f}× one network "
-        f"(goal ≤ {MEMBERS_GOAL}); {t['clf5'] / t['mlp_clf']:.2f}× MLPClassifier |",
-        f"| MLPClassifier | {1e3 * t['mlp_clf']:.1f} | 1 |",
-        f"| plain torch autograd loop, one network | {1e3 * t['plain']:.1f} | "
-        f"{t['plain'] / t['mlp_reg']:.2f}× MLPRegressor |",
+        f"| StochasticMLPRegressor, one network (n_estimators=1, anchored=False) | "
+        f"{ms('reg')} | {ratio_text(t['reg'], t['mlp_reg'])} MLPRegressor "
+        f"(goal ≤ {EPOCH_GOAL}) |",
+        f"| StochasticMLPRegressor, one anchored member (n_estimators=1) | "
+        f"{ms('reg1')} | {ratio_text(t['reg1'], t['mlp_reg'])} MLPRegressor |",
+        f"| StochasticMLPRegressor, 5 anchored members (default) | {ms('reg5')} | "
+        f"{ratio_text(t['reg5'], t['reg1'])} one member (goal ≤ {MEMBERS_GOAL}); "
+        f"{ratio_text(t['reg5'], t['reg'])} one network |",
+        f"| MLPRegressor | {ms('mlp_reg')} | 1 |",
+        f"| StochasticMLPClassifier, one network (n_estimators=1, anchored=False) | "
+        f"{ms('clf')} | {ratio_text(t['clf'], t['mlp_clf'])} MLPClassifier "
+        f"(goal ≤ {EPOCH_GOAL}) |",
+        f"| StochasticMLPClassifier, one anchored member (n_estimators=1) | "
+        f"{ms('clf1')} | {ratio_text(t['clf1'], t['mlp_clf'])} MLPClassifier |",
+        f"| StochasticMLPClassifier, 5 anchored members (default) | {ms('clf5')} | "
+        f"{ratio_text(t['clf5'], t['clf1'])} one member (goal ≤ {MEMBERS_GOAL}); "
+        f"{ratio_text(t['clf5'], t['clf'])} one network |",
+        f"| MLPClassifier | {ms('mlp_clf')} | 1 |",
+        f"| plain torch autograd loop, one network | {ms('plain')} | "
+        f"{ratio_text(t['plain'], t['mlp_reg'])} MLPRegressor |",
     ]
     return "\n".join(rows)
 
