@@ -332,8 +332,8 @@ class BaseStochasticMLP(BaseEstimator):
             if self.verbose:
                 bar.set_postfix(loss=f"{loss:.4f}")
             if val is not None:
-                # The predictor users get (mc in float32: the score only
-                # ranks epochs; moments in float64, as cheap and exact to it).
+                # The predictor users get, in float32: the score only ranks
+                # epochs (float64 costs twice as much).
                 with torch.no_grad():
                     pred = self._predictive(
                         state.module, val[0], head, seeds.predict, torch.float32
@@ -429,18 +429,19 @@ class BaseStochasticMLP(BaseEstimator):
         return nll.sum() / (nll.shape[1] * nll.shape[2])
 
     # ----------------------------------------------------------- predicting
-    def _predictive(self, module, x, head, seed: int, mc_dtype=torch.float64):
+    def _predictive(self, module, x, head, seed: int, dtype=torch.float64):
         """The predictive of rows ``x`` in standardised units (one chunk).
 
-        ``predict_method="moments"`` propagates means and variances in
-        float64 (:mod:`._moments`); ``"mc"`` averages over the fixed noise
-        bank drawn from ``seed``, in ``mc_dtype``. Subclasses reduce the
+        ``predict_method="moments"`` propagates means and variances
+        (:mod:`._moments`); ``"mc"`` averages over the fixed noise bank drawn
+        from ``seed``; both in ``dtype`` (float64 for what users get: a row's
+        answer then does not depend on its chunk). Subclasses reduce the
         result with ``_reduce_bank`` / ``_reduce_moments``.
         """
         if self.predict_method == "mc":
-            bank = _noise_bank(seed, self.n_predict_samples, module, mc_dtype)
-            return self._reduce_bank(head, module(x, bank, mc_dtype))
-        dt = torch.float64
+            bank = _noise_bank(seed, self.n_predict_samples, module, dtype)
+            return self._reduce_bank(head, module(x, bank, dtype))
+        dt = dtype
         weights = module.layer_weights()
         layers = [tuple(t.to(dt) for t in lw[:4]) for lw in weights]
         W, b = module.head_weights()
