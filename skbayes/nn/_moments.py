@@ -346,9 +346,15 @@ def head_moments(
 
 
 # ------------------------------------------------------------------ heads
-def _by_chunks(fn, x: torch.Tensor, chunk_rows: int):
-    """Apply ``fn`` to row chunks of x (cache-sized, each row alone)."""
-    parts = [fn(xb) for xb in x.split(chunk_rows, dim=-2)]
+def _by_chunks(fn, x: torch.Tensor, chunk_rows: int, layers: Sequence[Layer]):
+    """Apply ``fn`` to row chunks of x (cache-sized, each row alone).
+
+    ``chunk_rows`` rows of one network; with M members a chunk holds
+    ``chunk_rows / M`` rows, so that its activations stay cache-sized.
+    """
+    n_members = math.prod(layers[0][0].shape[:-2])
+    rows = max(1, chunk_rows // n_members)
+    parts = [fn(xb) for xb in x.split(rows, dim=-2)]
     if isinstance(parts[0], tuple):
         return tuple(torch.cat(p, dim=-2) for p in zip(*parts, strict=True))
     return torch.cat(parts, dim=-2)
@@ -384,6 +390,7 @@ def regression_moments(
         Include the correlations of the last hidden layer (see
         :func:`head_moments`); no effect with one hidden layer.
     chunk_rows : int, default=2048
+        Rows per chunk for one network (divided by the number of members).
 
     Returns
     -------
@@ -405,7 +412,7 @@ def regression_moments(
         )
         return m[..., :k], v[..., :k], ale
 
-    return _by_chunks(one, x, chunk_rows)
+    return _by_chunks(one, x, chunk_rows, layers)
 
 
 def member_mixture(
@@ -522,6 +529,7 @@ def classification_proba(
         See :func:`softmax_gaussian_mean`.
     cross_cov : bool, default=True
     chunk_rows : int, default=2048
+        Rows per chunk for one network (divided by the number of members).
 
     Returns
     -------
@@ -533,4 +541,4 @@ def classification_proba(
         m, cov = head_moments(hidden, *head, full_cov=True, cross_cov=cross_cov)
         return softmax_gaussian_mean(m, cov, method)
 
-    return _by_chunks(one, x, chunk_rows)
+    return _by_chunks(one, x, chunk_rows, layers)
