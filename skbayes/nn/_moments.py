@@ -115,7 +115,9 @@ def relu_moments(m: torch.Tensor, v: torch.Tensor):
     # the unit contributes nothing.
     cdf = torch.special.erf(u * _INV_SQRT_2).add_(1).mul_(0.5)
     a = torch.exp(u.square().mul_(-0.5)).mul_(_INV_SQRT_2PI).addcmul_(u, cdf)
-    gain = torch.where(m > 0, 1 - cdf, cdf)
+    # P(a > 0): 1 - Φ(u) for m > 0, Φ(u) below, 1/2 at m = 0 (a select is
+    # several times slower than this arithmetic in float64 on the CPU).
+    gain = torch.sign(m).mul_(0.5 - cdf).add_(0.5)
     var = (u - a).mul_(a).add_(gain).mul_(v).clamp_min_(0)
     mean = torch.relu(m).addcmul_(s, a)
     return mean, var, gain
