@@ -106,19 +106,21 @@ def relu_moments(m: torch.Tensor, v: torch.Tensor):
     cancellation of ``E[relu²] - E[relu]²`` when the unit is almost always
     active (it follows from ``relu(a) = a + relu(-a)``).
     """
-    r = torch.rsqrt(v.clamp_min(torch.finfo(v.dtype).tiny))
+    # In-place steps wherever a value is not needed again: a fresh large
+    # tensor costs more than the arithmetic on it (page faults on the CPU).
+    r = v.clamp_min(torch.finfo(v.dtype).tiny).rsqrt_()
     s = v * r
     # Beyond 40 standard deviations every tail term is 0 in float64.
-    u = (m.abs() * r).neg_().clamp_min_(-40.0)
+    u = torch.abs(m).mul_(r).neg_().clamp_min_(-40.0)
     # erf, not erfc: several times faster in float64 on the CPU; Φ(u) then
     # has an absolute (not relative) error of 1e-16 in the far tail, where
     # the unit contributes nothing.
-    cdf = torch.special.erf(u * _INV_SQRT_2).add_(1).mul_(0.5)
-    a = torch.exp(u.square().mul_(-0.5)).mul_(_INV_SQRT_2PI).addcmul_(u, cdf)
+    cdf = torch.mul(u, _INV_SQRT_2).erf_().add_(1).mul_(0.5)
+    a = torch.square(u).mul_(-0.5).exp_().mul_(_INV_SQRT_2PI).addcmul_(u, cdf)
     # P(a > 0): 1 - Φ(u) for m > 0, Φ(u) below, 1/2 at m = 0 (a select is
     # several times slower than this arithmetic in float64 on the CPU).
-    gain = torch.sign(m).mul_(0.5 - cdf).add_(0.5)
-    var = (u - a).mul_(a).add_(gain).mul_(v).clamp_min_(0)
+    gain = torch.sign(m).mul_(cdf.neg_().add_(0.5)).add_(0.5)
+    var = u.sub_(a).mul_(a).add_(gain).mul_(v).clamp_min_(0)
     mean = torch.relu(m).addcmul_(s, a)
     return mean, var, gain
 
@@ -215,7 +217,7 @@ def activation_moments(m: torch.Tensor, v: torch.Tensor, activation: str):
 
 def _softplus(x: torch.Tensor) -> torch.Tensor:
     # Same values as F.softplus, faster in float64 on the CPU.
-    return torch.exp(-x.abs()).log1p_().add_(torch.relu(x))
+    return torch.abs(x).neg_().exp_().log1p_().add_(torch.relu(x))
 
 
 def softplus_square_mean(
@@ -248,7 +250,7 @@ class HiddenMoments(NamedTuple):
 
 def _linear(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor):
     # Broadcasts leading member dimensions of the weights over rows.
-    return torch.matmul(h, weight) + bias.unsqueeze(-2)
+    return torch.matmul(h, weight).add_(bias.unsqueeze(-2))
 
 
 def propagate_hidden(
