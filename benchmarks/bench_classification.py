@@ -27,8 +27,6 @@ and ``log_marginal_likelihood_ ≤ 0`` on every fit; (c) ``"auto"``'s fit time
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 import warnings
@@ -36,8 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import scipy
-import sklearn
 import torch
 from sklearn.base import clone
 from sklearn.datasets import (
@@ -52,10 +48,11 @@ from sklearn.metrics import accuracy_score, log_loss
 from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _nuts  # the benchmark's own helper, beside this file
+from _common import environment
 
 import skbayes
 from skbayes import BayesianLogisticRegression
@@ -479,32 +476,15 @@ def run_all(args, names) -> None:
 
 
 def header(args) -> None:
-    blas = [
-        f"{i.get('internal_api')} {i.get('version')} ({i.get('threading_layer', '')})"
-        for i in threadpool_info()
-        if i.get("user_api") == "blas"
-    ]
     print("# BayesianLogisticRegression against the true posterior predictive\n")
-    print(
-        f"- machine: {platform.machine()}, {platform.processor() or '?'}, "
-        f"{os.cpu_count()} CPUs, {platform.system()} {platform.release()}"
-    )
-    versions = (
-        f"python {platform.python_version()}, numpy {np.__version__}, "
-        f"scipy {scipy.__version__}, scikit-learn {sklearn.__version__}, "
-        f"torch {torch.__version__}, skbayes {skbayes.__version__} "
-        f"({Path(skbayes.__file__).parent})"
-    )
+    versions = f" ({Path(skbayes.__file__).parent})"
     if _nuts.HAVE_NUMPYRO:
         import jax
         import numpyro
 
         versions += f", numpyro {numpyro.__version__}, jax {jax.__version__}"
-    print(f"- {versions}")
-    print(
-        f"- BLAS: {'; '.join(blas) or 'unknown'}; "
-        "BLAS, torch and XLA pinned to 1 thread"
-    )
+    print(*environment(versions), sep="\n")
+    print("- BLAS, torch and XLA pinned to 1 thread")
     print(
         f"- {args.splits} stratified 70/30 splits (seeds 0..{args.splits - 1}); "
         "every model is Pipeline(StandardScaler(), model); mean ± s.e. over splits"

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import time
+import sys
 import tracemalloc
 import warnings
 from collections.abc import Callable
@@ -27,25 +26,16 @@ import numpy as np
 import scipy
 import scipy.linalg
 import scipy.sparse as sp
-import sklearn
 from scipy import stats
 from sklearn.datasets import make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ARDRegression, BayesianRidge, Lasso, Ridge
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
-import skbayes
 from skbayes import GaussianLinearRegression
 
-
-def best_of(fn: Callable[[], object], repeat: int = 3) -> float:
-    fn()  # warm-up: imports, page faults, BLAS buffers
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import best_of, environment  # beside this file
 
 
 def peak_mib(fn: Callable[[], object]) -> float:
@@ -122,29 +112,8 @@ def run_case(title, rows, floor_name, X_test, y_test, repeat, peers) -> None:
 
 
 def header() -> None:
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(
-                line.split(":", 1)[1].strip() for line in f if "model name" in line
-            )
-    except (OSError, StopIteration):
-        pass
     print("## bench_linear: GaussianLinearRegression vs scikit-learn\n")
-    print(
-        f"- machine: {platform.platform()}, {cpu}, {os.cpu_count()} CPUs, "
-        f"load average {os.getloadavg()[0]:.1f} (shared machine: expect noise)"
-    )
-    print(
-        f"- python {platform.python_version()}, numpy {np.__version__}, "
-        f"scipy {scipy.__version__}, scikit-learn {sklearn.__version__}, "
-        f"skbayes {skbayes.__version__}"
-    )
-    for info in threadpool_info():
-        print(
-            f"- {info['user_api']}: {info['internal_api']} {info.get('version')} "
-            f"({info.get('architecture')}), threads pinned to {info['num_threads']}"
-        )
+    print(*environment(), sep="\n")
     print(
         "- each time: best of 3 after a warm-up; peak memory: tracemalloc, "
         "beyond the inputs"

@@ -20,14 +20,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import time
+import sys
 import warnings
-from collections.abc import Callable
 
 import numpy as np
-import scipy
-import sklearn
 from scipy.special import expit, softmax
 from sklearn.datasets import load_breast_cancer, make_classification
 from sklearn.exceptions import ConvergenceWarning
@@ -35,39 +31,17 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
-import skbayes
 from skbayes import BayesianLogisticRegression
 
-
-def best_of(fn: Callable[[], object], repeat: int = 3) -> tuple[float, object]:
-    result = fn()  # warm-up: imports, page faults, BLAS buffers
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), result
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import best_of, environment  # beside this file
 
 
 def header() -> None:
-    blas = [
-        f"{i.get('internal_api')} {i.get('version')} ({i.get('threading_layer', '')})"
-        for i in threadpool_info()
-        if i.get("user_api") == "blas"
-    ]
     print("# BayesianLogisticRegression benchmark\n")
-    print(
-        f"- machine: {platform.machine()}, {platform.processor() or '?'}, "
-        f"{os.cpu_count()} CPUs, {platform.system()} {platform.release()}"
-    )
-    print(
-        f"- python {platform.python_version()}, numpy {np.__version__}, "
-        f"scipy {scipy.__version__}, scikit-learn {sklearn.__version__}, "
-        f"skbayes {skbayes.__version__}"
-    )
-    print(f"- BLAS: {'; '.join(blas) or 'unknown'}; pinned to 1 thread")
+    print(*environment(), sep="\n")  # called under threadpool_limits(1)
     print("- times: best of 3 after a warm-up, seconds\n")
 
 
@@ -123,7 +97,7 @@ def run_case(title, X, y, X_test, y_test, sigma, b, repeat) -> dict:
     def add(name, fn, proba="auto"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            t, model = best_of(fn, repeat)
+            t, model = best_of(fn, repeat, return_result=True)
         if model is None:
             rows[name] = (t, None, None, None)
             return
@@ -209,8 +183,8 @@ def main() -> None:
     repeat = 1 if args.quick else 3
     n_bin, n_multi = (20_000, 10_000) if args.quick else (200_000, 100_000)
 
-    header()
     with threadpool_limits(1):
+        header()
         X, Xt, y, yt = make_problem(n_bin, 100, 2, seed=0)
         run_case("Synthetic binary", X, y, Xt, yt, sigma=1.0, b=0.01, repeat=repeat)
         X, Xt, y, yt = make_problem(n_multi, 50, 10, seed=1)

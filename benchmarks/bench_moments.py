@@ -30,20 +30,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-import sklearn
 import torch
 from scipy import stats
 from scipy.stats import qmc
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
 try:
     from skbayes import StochasticMLPRegressor
@@ -53,6 +50,9 @@ except ImportError:  # running from a checkout without installing
 from skbayes.datasets import make_heteroscedastic
 from skbayes.nn._heads import GaussianHead
 from skbayes.nn._moments import classification_proba, regression_moments
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import best_of, environment  # beside this file
 
 try:  # the classifier is newer than this script; skip its table without it
     from skbayes.nn._classifier import StochasticMLPClassifier
@@ -174,27 +174,9 @@ def errors(pred, ref):
     return out
 
 
-def best_of(fn, repeats):
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
 def header():
-    blas = ", ".join(
-        f"{i['internal_api']} {i.get('version')}" for i in threadpool_info()
-    )
-    print(
-        f"- machine: {platform.machine()}, {platform.processor() or '?'}, "
-        f"{os.cpu_count()} CPUs, {platform.system()} {platform.release()}\n"
-        f"- python {platform.python_version()}, numpy {np.__version__}, torch "
-        f"{torch.__version__}, scikit-learn {sklearn.__version__}; BLAS: {blas}\n"
-        "- 1 thread (threadpool_limits(1), torch.set_num_threads(1)); best of 5\n"
-    )
+    print(*environment(), sep="\n")
+    print("- 1 thread (threadpool_limits(1), torch.set_num_threads(1)); best of 5\n")
 
 
 def run_one(data, hidden, act, quick):

@@ -36,13 +36,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 import warnings
+from functools import partial
 
 import numpy as np
-import sklearn
 import torch
 from scipy import stats
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine
@@ -52,10 +51,13 @@ from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-import skbayes
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for _common
+from _common import best_of as _best_of
+from _common import environment
+
 from skbayes import StochasticMLPClassifier, StochasticMLPRegressor
 from skbayes.datasets import make_heteroscedastic
 from skbayes.nn._heads import GaussianHead
@@ -67,28 +69,16 @@ DEFAULTS_GOAL = 5.0
 PREDICT_GOAL = 10.0
 
 
-def best_of(fn, repeat: int = 3) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        t0 = time.process_time()
-        fn()
-        times.append(time.process_time() - t0)
-    return min(times)
+# CPU seconds, as the docstring says: the shared timer on time.process_time.
+best_of = partial(_best_of, clock=time.process_time)
 
 
 def header() -> str:
-    blas = ", ".join(
-        f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} thr)"
-        for i in threadpool_info()
-    )
-    return (
-        f"machine: {platform.machine()} ({os.cpu_count()} CPUs), "
-        f"{platform.platform()}\npython {platform.python_version()}, numpy "
-        f"{np.__version__}, scikit-learn {sklearn.__version__}, torch "
-        f"{torch.__version__} ({torch.get_num_threads()} thread), skbayes "
-        f"{skbayes.__version__}\nBLAS: {blas}\ntimes: CPU seconds, best of 3 "
-        "(epochs: see their table)"
+    return "\n".join(
+        [
+            *environment(bullet=""),
+            "times: CPU seconds, best of 3 (epochs: see their table)",
+        ]
     )
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import os
-import platform
 import pstats
 import resource
 import sys
@@ -34,17 +33,16 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy
-import sklearn
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
 try:
-    import skbayes
     from skbayes import GaussianLinearRegression
 except ImportError:  # running from a checkout without installing
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-    import skbayes
     from skbayes import GaussianLinearRegression
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import environment  # beside this file
 
 GOAL = 1.3
 
@@ -96,43 +94,17 @@ def current_rss_mib() -> float:
 
 def header(args: argparse.Namespace) -> str:
     """Machine, versions and BLAS, as a Markdown preamble."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    blas = [
-        f"{p.get('internal_api')} {p.get('version')} ({p.get('architecture', '?')}, "
-        f"{p.get('num_threads')} thread, {_owner(p.get('filepath', ''))})"
-        for p in threadpool_info()
-        if p.get("user_api") == "blas"
-    ]
     lines = [
         f"### Streaming partial_fit: {args.rows:,} rows x {args.features} features, "
         f"chunks of {args.chunk:,} rows",
         "",
-        f"- machine: {platform.system()} {platform.machine()}, {cpu}, "
-        f"{os.cpu_count()} logical CPUs",
-        f"- python {platform.python_version()}, numpy {np.__version__}, "
-        f"scipy {scipy.__version__}, scikit-learn {sklearn.__version__}, "
-        f"skbayes {skbayes.__version__}",
-        f"- BLAS: {'; '.join(blas) or 'unknown'}",
+        *environment(),
         f"- estimator: GaussianLinearRegression({args.params})",
         "- threads pinned to 1 (threadpoolctl); data generation timed in neither "
         "column; floor = bare `X.T @ X` on the same chunk; one warm-up chunk first",
         "",
     ]
     return "\n".join(lines)
-
-
-def _owner(path: str) -> str:
-    """Which package ships a shared library: ``numpy`` for ``.../numpy.libs/...``."""
-    parent = os.path.basename(os.path.dirname(path))
-    return parent.removesuffix(".libs") or "?"
 
 
 def checkpoints(total: int) -> list[int]:

@@ -42,32 +42,31 @@ from __future__ import annotations
 import argparse
 import ast
 import os
-import platform
 import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-import sklearn
 import torch
 from scipy import stats
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
 try:
-    import skbayes
     from skbayes import StochasticMLPRegressor
 except ImportError:  # running from a checkout without installing
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-    import skbayes
     from skbayes import StochasticMLPRegressor
 
 from skbayes._priors import resolve_prior
 from skbayes.nn._fused import PriorTerm
 from skbayes.nn._heads import GaussianHead
 from skbayes.nn._modules import ACTIVATIONS, StochasticMLP
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import best_of, environment  # beside this file
 
 DATASETS = [
     "concrete",
@@ -280,25 +279,9 @@ def estimator_epoch_time(X, y, est_params, n_epochs, seed=0) -> float:
     return (time.perf_counter() - t0) / est.n_iter_
 
 
-def best_of(fn, repeats=3):
-    fn()  # warm-up
-    return min(fn() for _ in range(repeats))
-
-
 # -------------------------------------------------------------------- main
 def header() -> str:
-    blas = ", ".join(
-        f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} thr)"
-        for i in threadpool_info()
-    )
-    return (
-        f"machine: {platform.machine()} {platform.processor() or ''} "
-        f"({os.cpu_count()} CPUs), {platform.platform()}\n"
-        f"python {platform.python_version()}, numpy {np.__version__}, "
-        f"scikit-learn {sklearn.__version__}, torch {torch.__version__} "
-        f"({torch.get_num_threads()} thread), skbayes {skbayes.__version__}\n"
-        f"BLAS: {blas}"
-    )
+    return "\n".join(environment(bullet=""))
 
 
 def main(argv=None) -> int:
@@ -493,11 +476,14 @@ def main(argv=None) -> int:
     with threadpool_limits(1):
         for name in timing_sets:
             X, y, _, _ = load_split(data_dir, name, 0)
+            # clock=None: each call times its epochs itself, set-up left out.
             t_est = best_of(
-                lambda X=X, y=y: estimator_epoch_time(X, y, params, n_epochs)
+                lambda X=X, y=y: estimator_epoch_time(X, y, params, n_epochs),
+                clock=None,
             )
             t_plain = best_of(
-                lambda X=X, y=y: plain_loop_epoch_time(X, y, defaults, n_epochs)
+                lambda X=X, y=y: plain_loop_epoch_time(X, y, defaults, n_epochs),
+                clock=None,
             )
             ratio = t_est / t_plain
             print(
