@@ -115,6 +115,10 @@ def predict_moments(est, X):
 def predict_bank(est, X, noises):
     """Mixture moments over a bank of noise, (M, S, 1 or n, width) per layer."""
     head = GaussianHead(1)
+    # A bank with one member dimension serves every member (each member's
+    # integral over the same quasi-random points).
+    M = est.module_.n_members
+    noises = [z.expand(M, *z.shape[1:]) for z in noises]
     with torch.no_grad():
         x = _scale(est, X)
         S = noises[0].shape[1]
