@@ -1,5 +1,7 @@
 """The hand-written training gradients equal autograd's on the same loss."""
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -120,3 +122,42 @@ def test_adam_step_is_torch_adam():
     for p, q in zip(a, b):
         torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7)
     assert int(ours.state[a[0]]["step"]) == 5
+
+
+def test_adam_step_after_a_state_dict_round_trip():
+    """A loaded state has one counter per parameter; the step shares them."""
+    from skbayes.nn._training import adam_step, make_adam
+
+    gen = torch.Generator().manual_seed(1)
+    a = [torch.nn.Parameter(torch.randn(2, 3, generator=gen)) for _ in range(3)]
+    b = [torch.nn.Parameter(p.detach().clone()) for p in a]
+    first = make_adam(a, 0.01)
+    ref = torch.optim.Adam(b, lr=0.01)
+    grads = [[torch.randn(2, 3, generator=gen) for _ in a] for _ in range(6)]
+    step = adam_step(first)
+    for g in grads[:3]:
+        step(g)
+    again = make_adam(a, 0.01)
+    again.load_state_dict(copy.deepcopy(first.state_dict()))
+    step = adam_step(again)
+    for g in grads[3:]:
+        step(g)
+    for g in grads:
+        for p, gi in zip(b, g):
+            p.grad = gi.clone()
+        ref.step()
+    for p, q in zip(a, b):
+        torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7)
+    assert [int(again.state[p]["step"]) for p in a] == [6, 6, 6]
+
+
+def test_huge_sigma_pre_activation_stays_finite():
+    """softplus(ρ) as -log sigmoid(-ρ) is capped, not infinite, at huge ρ."""
+    net, x, noises, target = _setup(GaussianHead(1), (5,), "relu", 1, 1)
+    net.float()
+    with torch.no_grad():
+        net.hidden[0].bias[..., 5:] = 200.0  # σ = softplus(200) overflows exp
+    x, noises = x.float(), [z.float() for z in noises]
+    loss, grads = loss_and_grads(net, GaussianHead(1), x, noises, target.float(), None)
+    assert torch.isfinite(loss)
+    assert all(torch.isfinite(g).all() for g in grads)

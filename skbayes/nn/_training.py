@@ -105,14 +105,16 @@ def make_adam(params, lr: float) -> torch.optim.Adam:
 
     The optimizer object holds the state (``state_dict``, learning rate) in
     torch's own format; :func:`adam_step` runs torch's fused kernel on it
-    without the per-call bookkeeping of ``Optimizer.step``.
+    without the per-call bookkeeping of ``Optimizer.step``. Every parameter
+    is always updated together, so they share one step counter.
     """
     params = list(params)
     fused = all(p.device.type in ("cpu", "cuda") for p in params)
     optimizer = torch.optim.Adam(params, lr=lr, fused=fused, foreach=None)
+    count = torch.zeros((), dtype=torch.float32, device=params[0].device)
     for p in params:
         optimizer.state[p] = {
-            "step": torch.zeros((), dtype=torch.float32, device=p.device),
+            "step": count,
             "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
             "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format),
         }
@@ -124,15 +126,38 @@ def adam_step(optimizer: torch.optim.Adam):
 
     The lists of state tensors are gathered once here, not at every step; the
     learning rate is read at each step (the plateau schedule changes it).
+    With the fused kernel, one shared step counter is advanced once per step
+    and the kernel is called directly: ``Optimizer.step``'s grouping by
+    device and its per-parameter counter increments cost more than the
+    update of a small network.
     """
     group = optimizer.param_groups[0]
     params = list(group["params"])
     states = [optimizer.state[p] for p in params]
     exp_avgs = [s["exp_avg"] for s in states]
     exp_avg_sqs = [s["exp_avg_sq"] for s in states]
-    steps = [s["step"] for s in states]
     beta1, beta2 = group["betas"]
-    fused = bool(group["fused"])
+    eps = group["eps"]
+    fused = bool(group["fused"]) and hasattr(torch, "_fused_adam_")
+    if fused:
+        # One counter for all (a loaded state_dict holds equal copies).
+        count = states[0]["step"]
+        for s in states:
+            s["step"] = count
+        counts = [count] * len(params)
+
+        def step(grads) -> None:
+            with torch.no_grad():
+                count.add_(1)
+                torch._fused_adam_(
+                    params, grads, exp_avgs, exp_avg_sqs, [], counts,
+                    amsgrad=False, lr=group["lr"], beta1=beta1, beta2=beta2,
+                    weight_decay=0.0, eps=eps, maximize=False,
+                )  # fmt: skip
+
+        return step
+
+    steps = [s["step"] for s in states]
 
     def step(grads) -> None:
         with torch.no_grad():
@@ -143,14 +168,14 @@ def adam_step(optimizer: torch.optim.Adam):
                 exp_avg_sqs,
                 [],
                 steps,
-                foreach=None if fused else group["foreach"],
-                fused=fused,
+                foreach=group["foreach"],
+                fused=False,
                 amsgrad=False,
                 beta1=beta1,
                 beta2=beta2,
                 lr=group["lr"],
                 weight_decay=0.0,
-                eps=group["eps"],
+                eps=eps,
                 maximize=False,
             )
 
