@@ -5,6 +5,7 @@ import pickle
 
 import numpy as np
 import pytest
+from scipy import stats
 
 torch = pytest.importorskip("torch")
 
@@ -190,3 +191,32 @@ def test_module_pickles():
     net2 = pickle.loads(pickle.dumps(net))
     x = torch.randn(4, 3, generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(net(x), net2(x), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("n_rows", [9, 10])
+def test_antithetic_noise_pairs_rows_and_keeps_members_apart(n_rows):
+    net = _net(members=3)
+    gens = [torch.Generator().manual_seed(s) for s in (1, 2, 3)]
+    noises = net.sample_noise(2, n_rows, gens, antithetic=True)
+    half = n_rows // 2
+    for z, width in zip(noises, (7, 5)):
+        assert z.shape == (3, 2, n_rows, width)
+        # rows [half, 2 half) are the negation of rows [0, half)
+        torch.testing.assert_close(z[:, :, half : 2 * half], -z[:, :, :half])
+        assert not torch.allclose(z[:, :, :half], z[:, :, 1 : half + 1])
+    # member m's noise is the noise one member draws from generators[m] alone
+    single = _net(members=1)
+    again = single.sample_noise(
+        2, n_rows, torch.Generator().manual_seed(2), antithetic=True
+    )
+    for z, ref in zip(noises, again):
+        torch.testing.assert_close(z[1:2], ref)
+
+
+def test_antithetic_noise_is_standard_normal_per_row():
+    net = StochasticMLP(1, (400,), 2, n_members=1)
+    z = net.sample_noise(1, 2000, torch.Generator().manual_seed(0), antithetic=True)
+    z = z[0].reshape(-1).double().numpy()
+    # each value is N(0, 1); the pairs only make the sample mean exactly 0
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+    assert abs(z.var() - 1.0) < 0.01

@@ -380,7 +380,7 @@ class BaseStochasticMLP(BaseEstimator):
         for b0 in range(0, n, block):
             b1 = min(n, b0 + block)
             # The block's noise at once, and every minibatch as views of it.
-            noises = module.sample_noise(S, b1 - b0, gens)
+            noises = module.sample_noise(S, b1 - b0, gens, antithetic=True)
             noise_batches = zip(*(z.split(batch, dim=2) for z in noises))
             rows = range(b0, b1, batch)
             if sp.issparse(X):
