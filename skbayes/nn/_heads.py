@@ -84,22 +84,24 @@ class GaussianHead:
         inv = torch.reciprocal(std)
         err = (_rows(target, 2) - out[..., :k]).mul_(inv)  # (y - mean) / std
         sq = err.square()
-        log_std = torch.log(std)
+        terms = torch.log(std).add_(sq, alpha=0.5)  # log std + err² / 2
         if weight is None:
             ws = scale
-            loss = (log_std.sum() + 0.5 * sq.sum()) * scale
+            loss = terms.sum() * scale
         else:
             ws = _rows(weight, 1)[..., None] * scale
-            loss = ((log_std + 0.5 * sq) * _rows(weight, 1)[..., None]).sum() * scale
+            loss = (terms * ws).sum()
         # The constant: Σ_{m,s,i} w_i log √(2π) k / (S R).
         n_terms = out.shape[0] * k * (1.0 if weight is None else weight.mean())
         loss = loss + _LOG_SQRT_2PI * n_terms
         # Both halves written into one buffer: a cat along a last axis of
         # size k is a slow strided copy.
         d_out = torch.empty_like(out)
-        torch.mul(err, inv, out=d_out[..., :k]).mul_(ws).neg_()
-        d_rho = torch.mul(inv, torch.sigmoid(rho), out=d_out[..., k:])
-        d_rho.mul_(sq.neg_().add_(1.0)).mul_(ws)
+        # ∂/∂mean = -w err / std
+        torch.mul(err, inv, out=d_out[..., :k]).mul_(-ws)
+        # ∂/∂ρ = w sigmoid(ρ) (1 - err²) / std = a - a err² with a = w sigmoid(ρ) / std
+        d_rho = torch.mul(inv, torch.sigmoid(rho), out=d_out[..., k:]).mul_(ws)
+        d_rho.addcmul_(d_rho, sq, value=-1.0)
         return loss, d_out
 
 
