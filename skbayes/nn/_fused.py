@@ -175,6 +175,7 @@ class PriorTerm:
         self.rest = prior.with_scale(np.array([np.mean(prior.scale)]))
         self.factor = 1.0 / n_rows
         self._inv = None  # the first tensor's 1/scale, per device and dtype
+        self._coef = None  # (1/σ²/N of the first tensor, of the others)
 
     def _inv_scales(self, like: torch.Tensor):
         if self._inv is None or (self._inv.device, self._inv.dtype) != (
@@ -200,6 +201,8 @@ class PriorTerm:
         ``torch_gradient`` avoids a host synchronisation, and autograd of
         ``torch_penalty`` serves a prior without one.
         """
+        if self.first.name == "gaussian":
+            return self._gaussian(weights, anchors)
         if weights[0].device.type == "cpu":
             return self._numpy(weights, anchors)
         weights = [w.detach() for w in weights]
@@ -219,6 +222,28 @@ class PriorTerm:
         with torch.no_grad():
             value = self.torch_value(weights)
         return value, grads
+
+    def _gaussian(self, weights, anchors=None):
+        """The Gaussian prior in three fused operations per tensor (any device).
+
+        ``g = d / σ² / N`` and ``-log prior / N = ½ d·g``, with ``d`` the
+        weights (minus their anchors): a dot product instead of a second pass,
+        and no host synchronisation.
+        """
+        first_inv, rest_inv = self._inv_scales(weights[0])
+        if self._coef is None or self._coef[0].dtype != first_inv.dtype:
+            self._coef = (first_inv * first_inv * self.factor,
+                          rest_inv * rest_inv * self.factor)  # fmt: skip
+        value, grads = None, []
+        for i, w in enumerate(weights):
+            d = w.detach()
+            if anchors is not None:
+                d = d - anchors[i]
+            g = torch.mul(d, self._coef[min(i, 1)])
+            v = torch.vdot(d.view(-1), g.view(-1))
+            value = v if value is None else value.add_(v)
+            grads.append(g)
+        return value.mul_(0.5), grads
 
     def _numpy(self, weights, anchors=None):
         value, grads = 0.0, []
