@@ -185,23 +185,33 @@ def test_bad_targets(iris):
 
 
 def test_as_good_as_mlpclassifier_on_wine():
-    # One split of the benchmark (benchmarks/bench_nn.py runs all three data
-    # sets and three splits): defaults on both sides, in a Pipeline.
+    # The benchmark's goal on one of its data sets (benchmarks/bench_nn.py runs
+    # digits, wine and breast_cancer): defaults on both sides, in a Pipeline,
+    # mean test log-loss over its three stratified splits.
     X, y = load_wine(return_X_y=True)
-    Xtr, Xte, ytr, yte = train_test_split(
-        X, y, test_size=0.3, stratify=y, random_state=0
-    )
-    ours = make_pipeline(StandardScaler(), StochasticMLPClassifier(random_state=0))
-    ref = make_pipeline(StandardScaler(), MLPClassifier(random_state=0))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        ours.fit(Xtr, ytr)
-        ref.fit(Xtr, ytr)
-    assert log_loss(yte, ours.predict_proba(Xte)) <= log_loss(
-        yte, ref.predict_proba(Xte)
-    )
-    acc_ours = accuracy_score(yte, ours.predict(Xte))
-    assert acc_ours >= accuracy_score(yte, ref.predict(Xte)) - 0.01
+    scores = {"ours": [], "ref": []}
+    for seed in range(3):
+        Xtr, Xte, ytr, yte = train_test_split(
+            X, y, test_size=0.3, stratify=y, random_state=seed
+        )
+        ours = make_pipeline(
+            StandardScaler(), StochasticMLPClassifier(random_state=seed)
+        )
+        ref = make_pipeline(StandardScaler(), MLPClassifier(random_state=seed))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            ours.fit(Xtr, ytr)
+            ref.fit(Xtr, ytr)
+        for key, model in (("ours", ours), ("ref", ref)):
+            scores[key].append(
+                (
+                    log_loss(yte, model.predict_proba(Xte)),
+                    accuracy_score(yte, model.predict(Xte)),
+                )
+            )
+    ours, ref = np.mean(scores["ours"], axis=0), np.mean(scores["ref"], axis=0)
+    assert ours[0] <= ref[0]
+    assert ours[1] >= ref[1] - 0.01
 
 
 def test_pickle_round_trip(iris):
