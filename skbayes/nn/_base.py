@@ -338,7 +338,7 @@ class BaseStochasticMLP(BaseEstimator):
             if val is not None:
                 # The predictor users get, in float32: the score only ranks
                 # epochs (float64 costs twice as much).
-                with torch.no_grad():
+                with torch.inference_mode():
                     pred = self._predictive(
                         state.module, val[0], head, seeds.predict, torch.float32
                     )
@@ -474,7 +474,7 @@ class BaseStochasticMLP(BaseEstimator):
             per_row = max(1, Xs.shape[1])
         rows = max(1, _PREDICT_CHUNK // per_row)
         parts = []
-        with torch.no_grad():
+        with torch.inference_mode():
             for start in range(0, Xs.shape[0], rows):
                 xb = Xs[start : start + rows]
                 xb = xb.toarray() if sp.issparse(xb) else xb
