@@ -102,9 +102,8 @@ def loss_and_grads(
             # faster than torch's softplus and sigmoid. The clamp caps σ at
             # -log(tiny) (87 in float32) instead of an infinite σ.
             q = torch.neg(rho_t).sigmoid_().clamp_min_(torch.finfo(rho_t.dtype).tiny)
-            std = torch.log(q).neg_().add_(layer.floor)
-            a = mu_t.new_empty((m, width, s, n_rows))
-            torch.addcmul(mu_t, std, noise_t, out=a)
+            std = torch.rsub(torch.log(q), layer.floor)  # floor - log q
+            a = torch.addcmul(mu_t, std, noise_t)  # (M, width, S, R)
             out = _ACT[layer.activation](a)
             cache.append((h_t, q, noise_t, a, out))
             h_t = out.view(m, width, s * n_rows)
