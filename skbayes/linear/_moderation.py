@@ -53,14 +53,14 @@ def gauss_hermite(n_points: int = GH_POINTS) -> tuple[np.ndarray, np.ndarray]:
     return _hermgauss(n_points)
 
 
-def normal_bank(n_dims: int, n_points: int) -> np.ndarray:
+def normal_bank(n_dims: int, n_points: int, seed: int = _BANK_SEED) -> np.ndarray:
     """A fixed bank (n_points, n_dims) of standard normal points.
 
     Scrambled Halton points (a fixed seed) through the normal quantile, in
     antithetic pairs ``±z`` so that odd moments are exact.
     """
     half = max(1, n_points // 2)
-    u = qmc.Halton(d=n_dims, scramble=True, seed=_BANK_SEED).random(half)
+    u = qmc.Halton(d=n_dims, scramble=True, seed=seed).random(half)
     z = ndtri(np.clip(u, 1e-12, 1 - 1e-12))
     return np.concatenate([z, -z])
 
