@@ -79,10 +79,10 @@ class StochasticMLPClassifier(PredictiveClassifierMixin, BaseStochasticMLP):
         ``"auto"`` is not supported by this model. The default is tighter
         than the regressor's 1.0: with the members trained to their anchored
         optimum (no early stopping), 1.0 overfits breast_cancer's 30 features
-        and 0.5 underfits wine (test log-loss over 10 splits, in
-        ``benchmarks/bench_nn.py``'s protocol, for 0.5 / 0.7 / 1.0:
+        and 0.5 underfits wine. It was chosen from 0.5 / 0.7 / 1.0 on these
+        test log-losses (10 splits, ``benchmarks/bench_nn.py``'s protocol):
         breast_cancer 0.078 / 0.081 / 0.089, wine 0.074 / 0.064 / 0.056,
-        digits 0.074 at 0.7 and 0.068 at 1.0).
+        digits 0.074 at 0.7 and 0.068 at 1.0.
     n_train_samples : int, default=1
         Noise draws S per row and minibatch in the training objective.
     n_predict_samples : int, default=100
