@@ -194,11 +194,14 @@ class PriorTerm:
         """Penalty and one gradient tensor per weight tensor.
 
         With ``anchors`` (anchored members), the prior is centred there: the
-        penalty of ``w - anchor``. On the CPU the prior's own NumPy
-        ``penalty`` / ``gradient`` run on zero-copy views (cheaper than a
-        dozen small torch operations); elsewhere its closed-form
+        penalty of ``w - anchor``. The Gaussian prior (the default) takes
+        three fused torch operations per tensor on every device
+        (:meth:`_gaussian`). For other priors, on the CPU the prior's own
+        NumPy ``penalty`` / ``gradient`` run on zero-copy views (cheaper than
+        a dozen small torch operations); elsewhere its closed-form
         ``torch_gradient`` avoids a host synchronisation, and autograd of
-        ``torch_penalty`` serves a prior without one.
+        ``torch_penalty`` serves a prior without one. The value is a float
+        or a 0-d tensor.
         """
         if self.first.name == "gaussian":
             return self._gaussian(weights, anchors)
