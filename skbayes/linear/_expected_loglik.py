@@ -22,7 +22,7 @@ common shift (so the common-mode direction of the parameters adds nothing).
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit, log_expit, log_softmax
+from scipy.special import expit, log_expit
 
 from ._moderation import cov_sqrt, gauss_hermite
 
@@ -55,19 +55,25 @@ def softmax_expectations(mu: np.ndarray, cov: np.ndarray, y: np.ndarray, bank):
     ell = np.empty(n)
     Ep = np.empty((n, K))
     h = np.empty((n, K, K))
+    diag = np.arange(K)
     step = max(1, _BLOCK_ELEMENTS // (S * K))
     for start in range(0, n, step):
         sl = slice(start, start + step)
-        L = cov_sqrt(cov_c[sl])
-        F = mu_c[sl, None, :] + np.einsum("nkj,sj->nsk", L, bank)
-        logp = log_softmax(F, axis=2)
-        rows = np.arange(logp.shape[0])
-        ell[sl] = logp[rows, :, y[sl]].mean(axis=1)
-        P = np.exp(logp)
-        Ep[sl] = P.mean(axis=1)
-        h[sl] = -np.einsum("nsk,nsl->nkl", P, P) / S
-        idx = np.arange(K)
-        h[sl, idx, idx] += Ep[sl]
+        # one (b, S, K) buffer holds the logits, then exp, then probabilities:
+        # each pass over it costs as much as the arithmetic (memory bound)
+        F = np.einsum("nkj,sj->nsk", cov_sqrt(cov_c[sl]), bank)
+        F += mu_c[sl, None, :]
+        F -= F.max(axis=2, keepdims=True)
+        F_y = F[np.arange(F.shape[0]), :, y[sl]]
+        np.exp(F, out=F)
+        Z = F.sum(axis=2)
+        ell[sl] = (F_y - np.log(Z)).mean(axis=1)
+        F /= Z[:, :, None]
+        Ep[sl] = F.mean(axis=1)
+        hb = np.matmul(F.transpose(0, 2, 1), F)  # Σ_s p pᵀ, batched BLAS
+        hb *= -1.0 / S
+        hb[:, diag, diag] += Ep[sl]
+        h[sl] = hb
     g = -Ep
     g[np.arange(n), y] += 1.0
     return ell, g, h

@@ -149,8 +149,8 @@ class PosteriorFit:
             if self.approximation == "laplace":
                 cov, logdet, n_eff = p.posterior(theta, prior, kind)
                 obj = _Objective(p, prior, kind, self.bank)
-                elbo = obj.evaluate(theta, cov, logdet, n_eff)[0]
-                post = GaussianPosterior(theta, cov, cov, elbo, n_iter)
+                elbo, *_, ell = obj.evaluate(theta, cov, logdet, n_eff)
+                post = GaussianPosterior(theta, cov, cov, elbo, n_iter, ell)
                 return self._result(post, prior, prior_user, n_iter, theta_map)
             make = hessian_diag if kind == "diag" else hessian
             data_prec = make(p.X, p.sw, coef, intercept, p.fit_intercept)
@@ -190,6 +190,5 @@ class PosteriorFit:
         """Softmax expected log-likelihood on the report bank minus the fit's."""
         p = self.problem
         mu, Sig = _row_moments(p, post.theta, post.cov)
-        fit = softmax_expectations(mu, Sig, p.target, self.bank)[0]
         report = softmax_expectations(mu, Sig, p.target, self.report_bank)[0]
-        return float(p.sw @ (report - fit))
+        return float(p.sw @ report) - post.ell

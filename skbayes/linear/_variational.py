@@ -61,6 +61,7 @@ class GaussianPosterior:
     data_prec: np.ndarray  # data part of the precision, same shape as cov
     elbo: float
     n_iter: int = 0
+    ell: float = 0.0  # its expected log-likelihood (on the fit's bank)
 
 
 def expected_prior(prior: Prior, coef: np.ndarray, var: np.ndarray):
@@ -165,7 +166,8 @@ class _Objective:
         return coef, var.reshape(K, D)[:, :d]
 
     def evaluate(self, theta, cov, logdet_prec: float, n_eff: int):
-        """ELBO, its gradient in ``m``, the new precision (data, prior) parts."""
+        """ELBO, its gradient in ``m``, the new precision (data, prior) parts,
+        and the expected log-likelihood."""
         p = self.problem
         ell, grad, h, Xa = _data_terms(p, theta, cov, self.bank, self.kind)
         coef, var = self.weight_moments(theta, cov)
@@ -177,7 +179,7 @@ class _Objective:
         prior_prec[:, :d] = c_prior
         entropy = 0.5 * n_eff * (1.0 + np.log(2 * np.pi)) - 0.5 * logdet_prec
         elbo = ell + log_prior + entropy
-        return elbo, grad.ravel(), h, Xa, prior_prec.ravel()
+        return elbo, grad.ravel(), h, Xa, prior_prec.ravel(), ell
 
     def invert(self, prec):
         if prec.ndim == 1:
@@ -233,7 +235,7 @@ def fit_variational(
     prec = _total(data_prec, pp)
     theta = theta0
     cov, logdet, n_eff = obj.invert(prec)
-    elbo, grad, h, Xa, pp = obj.evaluate(theta, cov, logdet, n_eff)
+    elbo, grad, h, Xa, pp, ell = obj.evaluate(theta, cov, logdet, n_eff)
     n_iter, t_last = 0, 1.0
     while n_iter < max_iter:
         n_iter += 1
@@ -265,12 +267,12 @@ def fit_variational(
         theta, cov = cand, new_cov
         prec = (1 - t) * prec + t * target
         data_prec = (1 - t) * data_prec + t * new_data
-        elbo, grad, h, Xa, pp = out
+        elbo, grad, h, Xa, pp, ell = out
         if _TRACE:
             print(n_iter, t, elbo, change, moved)
         if abs(change) <= _ELBO_RTOL * max(1.0, abs(elbo)) and moved <= _STEP_RTOL:
             break
-    return GaussianPosterior(theta, cov, data_prec, float(elbo), n_iter)
+    return GaussianPosterior(theta, cov, data_prec, float(elbo), n_iter, ell)
 
 
 def _total(data_prec: np.ndarray, prior_prec: np.ndarray) -> np.ndarray:
