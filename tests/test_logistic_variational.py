@@ -126,6 +126,32 @@ def test_common_mode_adds_nothing_to_the_softmax_expectations():
         assert_allclose(u, v, atol=1e-12)
 
 
+@pytest.mark.parametrize("logit_scale", [1.0, 1e3])
+def test_softmax_expectations_are_the_bank_averages(logit_scale):
+    """ℓ, g and h are the plain averages over the points f = μ + L z of log
+    softmax, e_y - p and diag(p) - p pᵀ, also where exp(f) would overflow."""
+    rng = np.random.RandomState(2)
+    n, K = 7, 4
+    mu = logit_scale * rng.standard_normal((n, K))
+    A = rng.standard_normal((n, K, K))
+    cov = logit_scale * A @ A.transpose(0, 2, 1)
+    y = rng.randint(0, K, n)
+    bank = normal_bank(K, 64)
+    ell, g, h = softmax_expectations(mu, cov, y, bank)
+    centre = np.eye(K) - 1.0 / K
+    for i in range(n):
+        w, Q = np.linalg.eigh(centre @ cov[i] @ centre)
+        L = Q * np.sqrt(np.maximum(w, 0.0))
+        F = mu[i] + bank @ L.T
+        log_p = F - logsumexp(F, axis=1, keepdims=True)
+        P = np.exp(log_p)
+        assert_allclose(ell[i], log_p[:, y[i]].mean(), rtol=1e-10, atol=1e-12)
+        assert_allclose(g[i], np.eye(K)[y[i]] - P.mean(axis=0), atol=1e-12)
+        want = np.diag(P.mean(axis=0)) - P.T @ P / len(bank)
+        assert_allclose(h[i], want, atol=1e-12)
+    assert np.all(np.isfinite(ell)) and np.all(np.isfinite(h))
+
+
 def test_common_mode_of_the_posterior_adds_nothing_to_the_predictive():
     rng = np.random.RandomState(1)
     X = rng.standard_normal((90, 3))
