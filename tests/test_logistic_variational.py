@@ -96,6 +96,17 @@ def test_auto_maximises_the_elbo_and_stays_below_zero():
         assert other.log_marginal_likelihood_ <= clf.log_marginal_likelihood_ + 1e-6
 
 
+def test_verbose_shows_the_auto_search_and_changes_nothing(capsys):
+    x, y = _binary(80, seed=4)
+    quiet = BLR(prior_scale="auto").fit(x[:, None], y)
+    assert capsys.readouterr().err == ""
+    loud = BLR(prior_scale="auto", verbose=True).fit(x[:, None], y)
+    err = capsys.readouterr().err
+    assert "prior_scale='auto'" in err and "sigma=" in err and "elbo=" in err
+    assert loud.prior_scale_ == quiet.prior_scale_
+    assert_allclose(loud.predict_proba(x[:, None]), quiet.predict_proba(x[:, None]))
+
+
 def test_auto_at_the_edge_warns_and_returns_a_finite_scale():
     rng = np.random.RandomState(3)
     x = rng.standard_normal(60)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.utils.class_weight import compute_class_weight
+from tqdm.auto import tqdm
 
 from .._priors import Prior
 from ._evidence_search import LOG_BOUNDS, maximise_evidence
@@ -76,8 +77,9 @@ class FitResult:
 class PosteriorFit:
     """Fit settings; :meth:`run` does one fit on a :class:`_Problem`."""
 
-    def __init__(self, *, approximation, covariance, max_iter, tol):
+    def __init__(self, *, approximation, covariance, max_iter, tol, verbose=False):
         self.approximation = approximation
+        self.verbose = verbose
         self.covariance = covariance
         self.kind = "diag" if covariance == "diag" else "full"
         self.max_iter = max_iter
@@ -99,16 +101,26 @@ class PosteriorFit:
         # σ in standardised units: the geometric mean column scale is 1.
         s0 = float(np.exp(np.mean(np.log(scale))))
         state = {"n_iter": 0, "warm": {}}
+        bar = tqdm(
+            disable=not self.verbose,
+            leave=False,
+            desc="BayesianLogisticRegression prior_scale='auto'",
+            unit="fit",
+        )
 
         def evaluate(log_sigma: float):
-            user = prior.with_scale(np.full(scale.shape, np.exp(log_sigma) / s0))
+            sigma = np.exp(log_sigma) / s0  # in the units of X
+            user = prior.with_scale(np.full(scale.shape, sigma))
             near = min(state["warm"], key=lambda k: abs(k - log_sigma), default=None)
             res = self._at(user, _SEARCH_TOL, warm=state["warm"].get(near), full=True)
             state["warm"][log_sigma] = res.post
             state["n_iter"] += res.n_iter
+            bar.update(1)
+            bar.set_postfix(sigma=f"{sigma:.4g}", elbo=f"{res.elbo:.4f}")
             return res.elbo, res
 
-        log_sigma, _ = maximise_evidence(evaluate)
+        with bar:
+            log_sigma, _ = maximise_evidence(evaluate)
         # Snap to a lattice in log σ (the bound is flat there to ~1e-3 nats)
         # and refit from cold: the answer is then a function of the data
         # alone, not of the search path (a weighted row fits like repeats;

@@ -142,6 +142,10 @@ class BayesianLogisticRegression(PredictiveClassifierMixin, BaseEstimator):
         fixed tight tolerance.
     random_state : int, RandomState instance or None, default=None
         Seeds the draws of ``predictive="mc"`` (drawn only then).
+    verbose : bool, default=False
+        Show a progress bar of the ``prior_scale="auto"`` search: one step per
+        prior scale tried, with that scale (in the units of X) and its
+        evidence lower bound.
 
     Attributes
     ----------
@@ -244,6 +248,7 @@ class BayesianLogisticRegression(PredictiveClassifierMixin, BaseEstimator):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -260,6 +265,7 @@ class BayesianLogisticRegression(PredictiveClassifierMixin, BaseEstimator):
         max_iter=1000,
         tol=1e-4,
         random_state=None,
+        verbose=False,
     ):
         self.prior = prior
         self.prior_scale = prior_scale
@@ -272,6 +278,7 @@ class BayesianLogisticRegression(PredictiveClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.tol = tol
         self.random_state = random_state
+        self.verbose = verbose
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -360,6 +367,7 @@ class BayesianLogisticRegression(PredictiveClassifierMixin, BaseEstimator):
             covariance=self.covariance,
             max_iter=self.max_iter,
             tol=self.tol,
+            verbose=self.verbose,
         )
         res = fitter.run(problem, prior, x_scale, auto)
         mean, cov = _cov_to_user(
