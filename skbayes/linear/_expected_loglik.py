@@ -70,10 +70,10 @@ def softmax_expectations(mu: np.ndarray, cov: np.ndarray, y: np.ndarray, bank):
         ell[sl] = (F_y - np.log(Z)).mean(axis=1)
         F /= Z[:, :, None]
         Ep[sl] = F.mean(axis=1)
-        hb = np.matmul(F.transpose(0, 2, 1), F)  # Σ_s p pᵀ, batched BLAS
+        hb = h[sl]  # a view: the batched product writes into h itself
+        np.matmul(F.transpose(0, 2, 1), F, out=hb)  # Σ_s p pᵀ, batched BLAS
         hb *= -1.0 / S
         hb[:, diag, diag] += Ep[sl]
-        h[sl] = hb
     g = -Ep
     g[np.arange(n), y] += 1.0
     return ell, g, h
