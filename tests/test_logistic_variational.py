@@ -105,6 +105,8 @@ def test_verbose_shows_the_auto_search_and_changes_nothing(capsys):
     assert "prior_scale='auto'" in err and "sigma=" in err and "elbo=" in err
     assert loud.prior_scale_ == quiet.prior_scale_
     assert_allclose(loud.predict_proba(x[:, None]), quiet.predict_proba(x[:, None]))
+    with pytest.raises(ValueError, match="verbose"):
+        BLR(verbose="yes").fit(x[:, None], y)
 
 
 def test_auto_at_the_edge_warns_and_returns_a_finite_scale():
